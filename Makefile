@@ -1,0 +1,45 @@
+# Every target bootstraps what it needs: `make test` works on a fresh clone with Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TOOLS  := .venv-tools
+# sam build needs the runtime's Python (python3.13) on PATH; pyenv provides it here.
+PY313  ?= $(shell pyenv root 2>/dev/null)/versions/3.13.0/bin
+SAM    := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
+SAM_CLI_VERSION ?= 1.170.0
+CFN_LINT_VERSION ?= 1.58.0
+
+.PHONY: install tools lint test build clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# aws-sam-cli pins its own boto3 and cfn-lint: it lives apart from the project's .venv.
+$(TOOLS)/.installed: Makefile
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
+	touch $@
+
+tools: $(TOOLS)/.installed
+
+lint: install tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+
+test: lint
+	$(BIN)/pytest
+
+build: tools
+	PATH="$(PY313):$$PATH" $(SAM) build
+
+clean:
+	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache

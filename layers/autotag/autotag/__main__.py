@@ -1,0 +1,3 @@
+from autotag.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Who made a Create* call: a pure reading of `userIdentity` and Studio's system tags."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+PROFILE_ARN_TAG: Final = "sagemaker:user-profile-arn"
+DOMAIN_ARN_TAG: Final = "sagemaker:domain-arn"
+SSO_ROLE_PREFIX: Final = "AWSReservedSSO_"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Session names that SDKs, CI systems and AWS services choose: they name no person.
+_ANONYMOUS_SESSIONS: Final = frozenset(
+    name.casefold()
+    for name in (
+        "SageMaker",
+        "AmazonSageMaker",
+        "GitHubActions",
+        "github-actions",
+        "AWSCloudFormation",
+        "codebuild",
+        "CodePipeline",
+        "botocore",
+        "boto3",
+        "default",
+        "session",
+        "terraform",
+        "lambda",
+    )
+)
+_ANONYMOUS_PATTERNS: Final = (
+    re.compile(r"^(botocore|boto3|aws-go-sdk|aws-sdk-[a-z]+|aws-cli)-?session-?\d*$", re.I),
+    re.compile(r"^(aws-go-sdk|aws-sdk-[a-z]+)-\d+$", re.I),
+    re.compile(r"^i-[0-9a-f]{8,17}$"),  # EC2 instance profile sessions
+    re.compile(r"^[0-9]+$"),
+    re.compile(r"^[0-9a-f-]{16,}$", re.I),  # UUIDs and hex ids
+)
+
+
+class PrincipalKind(StrEnum):
+    STUDIO_USER = "studio-user-profile"
+    SSO_USER = "sso-user"
+    IAM_USER = "iam-user"
+    ROLE_SESSION = "role-session"  # an assumed role whose session name names a person
+    ROLE = "role"  # an assumed role whose session name names nobody (CI, execution roles)
+    SERVICE = "aws-service"
+    ROOT = "root"
+    UNKNOWN = "unknown"
+
+
+PERSON_KINDS: Final = frozenset(
+    {
+        PrincipalKind.STUDIO_USER,
+        PrincipalKind.SSO_USER,
+        PrincipalKind.IAM_USER,
+        PrincipalKind.ROLE_SESSION,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The creator as far as the event alone tells."""
+
+    kind: PrincipalKind
+    name: str
+    via: str  # which part of the event named them
+    lookup_keys: tuple[str, ...] = ()  # registry ids to try, most specific first
+    email: str | None = None
+    role_name: str | None = None
+    profile_name: str | None = None
+    profile_arn: str | None = None
+    domain_id: str | None = None
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind in PERSON_KINDS
+
+
+def is_email(text: str) -> bool:
+    return bool(_EMAIL.match(text))
+
+
+def names_someone(session_name: str) -> bool:
+    """True when a role session name plausibly names a person rather than a tool."""
+    if not session_name or session_name.casefold() in _ANONYMOUS_SESSIONS:
+        return False
+    return not any(pattern.match(session_name) for pattern in _ANONYMOUS_PATTERNS)
+
+
+def _text(mapping: Any, *path: str) -> str | None:
+    for key in path:
+        if not isinstance(mapping, Mapping):
+            return None
+        mapping = mapping.get(key)
+    return mapping if isinstance(mapping, str) and mapping else None
+
+
+def _domain_id(arn: str | None) -> str | None:
+    """`...:domain/d-abc` -> `d-abc`; `...:user-profile/d-abc/alice` -> `d-abc`."""
+    if not arn or "/" not in arn:
+        return None
+    return arn.split("/")[1] or None
+
+
+def _studio_user(
+    name: str, via: str, request_tags: Mapping[str, str], role: str | None
+) -> Principal:
+    profile_arn = request_tags.get(PROFILE_ARN_TAG)
+    if profile_arn and profile_arn.rsplit("/", 1)[-1].casefold() != name.casefold():
+        profile_arn = None  # the tag names another profile than sourceIdentity: trust neither
+    domain_id = _domain_id(profile_arn) or _domain_id(request_tags.get(DOMAIN_ARN_TAG))
+    return Principal(
+        kind=PrincipalKind.STUDIO_USER,
+        name=name,
+        via=via,
+        lookup_keys=tuple(key for key in (name, role) if key),
+        email=name if is_email(name) else None,
+        role_name=role,
+        profile_name=name,
+        profile_arn=profile_arn,
+        domain_id=domain_id,
+    )
+
+
+def who(user_identity: Mapping[str, Any], request_tags: Mapping[str, str]) -> Principal:
+    """Name the creator, most trustworthy evidence first."""
+    kind = _text(user_identity, "type")
+    arn = _text(user_identity, "arn") or ""
+    role = _text(user_identity, "sessionContext", "sessionIssuer", "userName")
+    source_identity = _text(user_identity, "sessionContext", "sourceIdentity")
+    if source_identity:
+        return _studio_user(source_identity, "sourceIdentity", request_tags, role)
+    profile_arn = request_tags.get(PROFILE_ARN_TAG)
+    if profile_arn and "/" in profile_arn:
+        return _studio_user(profile_arn.rsplit("/", 1)[-1], PROFILE_ARN_TAG, request_tags, role)
+    invoked_by = _text(user_identity, "invokedBy")
+    if kind == "AWSService" or (invoked_by and invoked_by.endswith(".amazonaws.com")):
+        service = invoked_by or "aws-service"
+        return Principal(PrincipalKind.SERVICE, service, "invokedBy", role_name=role)
+    if kind == "IAMUser":
+        user = _text(user_identity, "userName") or arn.rsplit("/", 1)[-1]
+        if user:
+            email = user if is_email(user) else None
+            return Principal(PrincipalKind.IAM_USER, user, "IAM user", (user,), email=email)
+    if kind == "Root":
+        return Principal(PrincipalKind.ROOT, "root", "root user", ("root",))
+    if kind == "AssumedRole" and ":assumed-role/" in arn:
+        role = role or arn.split(":assumed-role/", 1)[1].split("/", 1)[0]
+        session = arn.rsplit("/", 1)[-1]
+        email = session if is_email(session) else None
+        if role.startswith(SSO_ROLE_PREFIX):
+            return Principal(
+                PrincipalKind.SSO_USER, session, "SSO session", (session,), email, role
+            )
+        if names_someone(session):
+            return Principal(
+                PrincipalKind.ROLE_SESSION, session, "role session", (session, role), email, role
+            )
+        return Principal(PrincipalKind.ROLE, role, "role", (role,), role_name=role)
+    if kind == "FederatedUser":
+        user = (_text(user_identity, "principalId") or "").rsplit(":", 1)[-1]
+        if user:
+            email = user if is_email(user) else None
+            return Principal(PrincipalKind.ROLE_SESSION, user, "federated user", (user,), email)
+    return Principal(PrincipalKind.UNKNOWN, arn or "unknown", "nothing usable in userIdentity")

@@ -1,0 +1,173 @@
+"""Tell the creator what their resource was missing, what was added, and how to tag next time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final
+
+from botocore import xform_name
+
+from autotag.events import CreateCall
+from autotag.identity import Principal
+from autotag.registry import PersonEntry, ProjectEntry
+from autotag.resolve import TagPlan
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
+
+ADMIN: Final = "admin"
+CREATOR: Final = "creator"
+PROJECT_OWNER: Final = "project owner"
+MAX_SUBJECT: Final = 99
+
+
+class Outcome(StrEnum):
+    TAGGED = "tagged"  # every required key is now present
+    INCOMPLETE = "incomplete"  # some required keys are still missing
+    DRY_RUN = "dry-run"  # nothing written: the function runs in dry-run mode
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str  # an e-mail address, or ADMIN
+    role: str  # CREATOR, PROJECT_OWNER or ADMIN
+
+
+@dataclass(frozen=True)
+class Notice:
+    recipient: str
+    outcome: Outcome
+    subject: str
+    body: str
+
+    def attributes(self) -> dict[str, MessageAttributeValueTypeDef]:
+        return {
+            "recipient": {"DataType": "String", "StringValue": self.recipient},
+            "outcome": {"DataType": "String", "StringValue": self.outcome.value},
+        }
+
+
+def choose_recipient(
+    principal: Principal, person: PersonEntry | None, project: ProjectEntry | None
+) -> Recipient:
+    """The creator's e-mail; else the project owner's; else the admins'."""
+    if person is not None and person.email:
+        return Recipient(person.email, CREATOR)
+    if principal.email:
+        return Recipient(principal.email, CREATOR)
+    if project is not None and project.owner:
+        return Recipient(project.owner, PROJECT_OWNER)
+    return Recipient(ADMIN, ADMIN)
+
+
+def _kind_words(call: CreateCall) -> str:
+    return call.spec.kind.replace("-", " ").replace("automl", "AutoML")
+
+
+def _tag_list(tags: Mapping[str, str], indent: str) -> str:
+    lines = [
+        f'{indent}    {{"Key": {json.dumps(k)}, "Value": {json.dumps(v)}}},'
+        for k, v in tags.items()
+    ]
+    return "\n".join(lines)
+
+
+def _fix(call: CreateCall, suggested: Mapping[str, str]) -> list[str]:
+    method = xform_name(call.event_name)
+    return [
+        "Next time, pass the tags when you create it.",
+        "",
+        "  SageMaker Python SDK (Estimator, Processor, Model, ...):",
+        "    tags=[",
+        _tag_list(suggested, "    "),
+        "    ]",
+        "",
+        "  boto3:",
+        f"    sagemaker.{method}(",
+        "        ...,",
+        "        Tags=[",
+        _tag_list(suggested, "        "),
+        "        ],",
+        "    )",
+    ]
+
+
+def compose(
+    *,
+    call: CreateCall,
+    principal: Principal,
+    plan: TagPlan,
+    recipient: Recipient,
+    outcome: Outcome,
+    required: tuple[str, ...],
+    existing: Mapping[str, str],
+) -> Notice:
+    """The message for one resource. Pure."""
+    what = f"SageMaker {_kind_words(call)} {call.resource_name!r}"
+    missing = ", ".join(plan.missing_before)
+    by = f"{principal.name} ({principal.via})"
+    lines: list[str] = []
+    if recipient.role == ADMIN:
+        lines += [f"Nobody with a known e-mail address created {what}; it was {by}.", ""]
+    elif recipient.role == PROJECT_OWNER:
+        lines += [f"You own the project of {what}; its creator {by} has no known e-mail.", ""]
+    lines += [
+        f"{what} was created without these required cost-allocation tags: {missing}.",
+        f"Resource: {call.resource.arn}",
+        f"Created: {call.event_time or 'unknown time'} by {by}",
+        "",
+    ]
+    if plan.add:
+        head = "Would add (dry run, nothing written):" if outcome is Outcome.DRY_RUN else "Added:"
+        width = max(len(key) for key in plan.add)
+        lines.append(head)
+        lines += [
+            f"  {key.ljust(width)} = {added.value}    (from {added.source})"
+            for key, added in plan.add.items()
+        ]
+        lines.append("")
+    if plan.still_missing:
+        lines += [
+            f"Still missing, please add: {', '.join(plan.still_missing)}",
+            "",
+        ]
+    if plan.problems:
+        lines.append("Problems found:")
+        lines += [f"  - {problem.key}: {problem.message}" for problem in plan.problems]
+        lines.append("")
+    suggested = {
+        key: existing.get(key) or (plan.add[key].value if key in plan.add else f"<{key}>")
+        for key in required
+    }
+    lines += _fix(call, suggested)
+    state = {Outcome.TAGGED: "tagged", Outcome.INCOMPLETE: "still incomplete"}.get(
+        outcome, "dry run"
+    )
+    subject = f"[autotag] {call.spec.kind} {call.resource_name} {state}: missing {missing}"
+    subject = subject.encode("ascii", "replace").decode("ascii")
+    if len(subject) > MAX_SUBJECT:
+        subject = subject[: MAX_SUBJECT - 3] + "..."
+    return Notice(recipient.address, outcome, subject, "\n".join(lines) + "\n")
+
+
+class Notifier:
+    """Publishes notices to the SNS topic people subscribe to (filtered on `recipient`)."""
+
+    permissions: Final = ("sns:Publish",)
+
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def send(self, notice: Notice) -> str:
+        response = self._client.publish(
+            TopicArn=self._topic_arn,
+            Subject=notice.subject,
+            Message=notice.body,
+            MessageAttributes=notice.attributes(),
+        )
+        return response["MessageId"]

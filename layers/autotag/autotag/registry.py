@@ -1,0 +1,558 @@
+"""The project registry: the YAML file people edit, its validation, and the DynamoDB table the
+Lambda reads.
+
+The file is validated whole before anything is written. In the table every id, e-mail and alias
+of a person is its own item, so the Lambda finds anyone with a single GetItem.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from autotag.identity import is_email
+from autotag.policy import DEFAULT_REQUIRED, PROJECT_KEY, Policy, key_problem, value_problem
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+KEY_ATTRIBUTE: Final = "pk"
+CONFIG_KEY: Final = "config"
+PROJECT_PREFIX: Final = "project#"
+PERSON_PREFIX: Final = "person#"
+
+_TOP_KEYS: Final = frozenset({"policy", "defaults", "projects", "people"})
+_POLICY_KEYS: Final = frozenset({"required", "allowed"})
+_PROJECT_KEYS: Final = frozenset({"name", "tags", "owner", "members"})
+_PERSON_KEYS: Final = frozenset({"id", "email", "aliases", "project", "tags"})
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    owner: str | None = None
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PersonEntry:
+    """A person, or a role standing for a team (a CI pipeline), as the Lambda sees them."""
+
+    id: str
+    email: str | None = None
+    project: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every name this person is found under, folded, without repeats."""
+        names = (self.id, *((self.email,) if self.email else ()), *self.aliases)
+        return tuple(dict.fromkeys(name.casefold() for name in names))
+
+
+@dataclass(frozen=True)
+class Config:
+    policy: Policy = field(default_factory=Policy)
+    defaults: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A validated registry file."""
+
+    config: Config
+    projects: Mapping[str, ProjectEntry]
+    people: Sequence[PersonEntry]  # declared people first, then members only named in projects
+
+    def person_by_key(self) -> dict[str, PersonEntry]:
+        return {key: person for person in self.people for key in person.keys}
+
+
+class RegistryError(Exception):
+    """A registry file with mistakes; `errors` holds one line per mistake."""
+
+    def __init__(self, source: str, errors: Sequence[str]) -> None:
+        self.source = source
+        self.errors = list(errors)
+        super().__init__("\n".join(f"{source}: {error}" for error in self.errors))
+
+
+# --------------------------------------------------------------------------- the file
+
+
+class _Checker:
+    """Collects every mistake of a registry document, each naming the entry and the field."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.required: tuple[str, ...] = DEFAULT_REQUIRED
+        self.allowed: dict[str, tuple[str, ...]] = {}
+
+    def fail(self, where: str, message: str) -> None:
+        self.errors.append(f"{where}: {message}")
+
+    def mapping(self, value: Any, where: str, keys: frozenset[str] | None) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(where, f"expected a mapping, found {type(value).__name__}")
+            return {}
+        if keys is not None:
+            self.only(value, keys, where)
+        return value
+
+    def only(self, entry: dict[str, Any], keys: frozenset[str], where: str) -> None:
+        for unknown in sorted(str(key) for key in entry if key not in keys):
+            self.fail(where, f"unknown field {unknown!r} (expected one of {sorted(keys)})")
+
+    def items(self, value: Any, where: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(where, f"expected a list, found {type(value).__name__}")
+            return []
+        return value
+
+    def text(self, value: Any, where: str, *, required: bool = False) -> str | None:
+        if value is None:
+            if required:
+                self.fail(where, "is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(where, f"expected text, found {type(value).__name__}")
+            return None
+        text = str(value).strip()
+        if not text and required:
+            self.fail(where, "must not be empty")
+            return None
+        return text or None
+
+    def email(self, value: Any, where: str) -> str | None:
+        text = self.text(value, where)
+        if text is not None and not is_email(text):
+            self.fail(where, f"{text!r} is not an e-mail address")
+            return None
+        return text
+
+    def names(self, value: Any, where: str) -> tuple[str, ...]:
+        names = (
+            self.text(item, f"{where}[{i}]") for i, item in enumerate(self.items(value, where))
+        )
+        return tuple(name for name in names if name)
+
+    def value(self, value: str, where: str) -> bool:
+        problem = value_problem(value)
+        if "," in value:
+            problem = "commas are not allowed in a SageMaker tag value"
+        if problem:
+            self.fail(where, f"{value!r}: {problem}")
+        return problem is None
+
+    def tags(self, value: Any, where: str) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        for raw_key, raw_value in self.mapping(value, where, None).items():
+            key = str(raw_key)
+            spot = f"{where}.{key}"
+            problem = key_problem(key)
+            if problem:
+                self.fail(spot, f"invalid tag key: {problem}")
+                continue
+            canonical = next(
+                (req for req in self.required if req.casefold() == key.casefold()), key
+            )
+            if canonical != key:
+                self.fail(spot, f"the required key is spelled {canonical!r}, not {key!r}")
+                continue
+            text = self.text(raw_value, spot)
+            if text is None or not self.value(text, spot):
+                continue
+            choices = self.allowed.get(key)
+            if choices and text not in choices:
+                self.fail(spot, f"{text!r} is not one of the allowed values {list(choices)}")
+                continue
+            tags[key] = text
+        return tags
+
+    def policy(self, value: Any) -> Policy:
+        doc = self.mapping(value, "policy", _POLICY_KEYS)
+        required = self.names(doc.get("required"), "policy.required") or DEFAULT_REQUIRED
+        seen: dict[str, str] = {}
+        for i, key in enumerate(required):
+            problem = key_problem(key)
+            if problem:
+                self.fail(f"policy.required[{i}]", f"{key!r}: {problem}")
+            if key.casefold() in seen:
+                self.fail(f"policy.required[{i}]", f"{key!r} repeats {seen[key.casefold()]!r}")
+            seen[key.casefold()] = key
+        self.required = required
+        for key, choices in self.mapping(doc.get("allowed"), "policy.allowed", None).items():
+            spot = f"policy.allowed.{key}"
+            if key not in required:
+                self.fail(spot, f"{key!r} is not one of the required keys {list(required)}")
+            names = self.names(choices, spot)
+            for i, name in enumerate(names):
+                self.value(name, f"{spot}[{i}]")
+            self.allowed[str(key)] = names
+        return Policy(required=required, allowed=dict(self.allowed))
+
+
+def _project(check: _Checker, index: int, doc: Any) -> ProjectEntry | None:
+    where = f"projects[{index}]"
+    entry = check.mapping(doc, where, None)
+    name = check.text(entry.get("name"), f"{where}.name", required=True)
+    where = f"{where} ({name})" if name else where
+    check.only(entry, _PROJECT_KEYS, where)
+    if name is None:
+        return None
+    check.value(name, f"{where}.name")
+    tags = check.tags(entry.get("tags"), f"{where}.tags")
+    if PROJECT_KEY in tags and tags[PROJECT_KEY] != name:
+        check.fail(f"{where}.tags.{PROJECT_KEY}", f"must be the project's own name {name!r}")
+    tags.pop(PROJECT_KEY, None)
+    owner = check.email(entry.get("owner"), f"{where}.owner")
+    members = check.names(entry.get("members"), f"{where}.members")
+    return ProjectEntry(name=name, tags=tags, owner=owner, members=members)
+
+
+def _person(check: _Checker, index: int, doc: Any) -> tuple[str, PersonEntry] | None:
+    where = f"people[{index}]"
+    entry = check.mapping(doc, where, None)
+    person_id = check.text(entry.get("id"), f"{where}.id", required=True)
+    where = f"{where} ({person_id})" if person_id else where
+    check.only(entry, _PERSON_KEYS, where)
+    if person_id is None:
+        return None
+    tags = check.tags(entry.get("tags"), f"{where}.tags")
+    project = check.text(entry.get("project"), f"{where}.project")
+    if PROJECT_KEY in tags:
+        if project and project != tags[PROJECT_KEY]:
+            check.fail(f"{where}.tags.{PROJECT_KEY}", f"contradicts project {project!r}")
+        project = project or tags[PROJECT_KEY]
+    tags.pop(PROJECT_KEY, None)
+    person = PersonEntry(
+        id=person_id,
+        email=check.email(entry.get("email"), f"{where}.email"),
+        project=project,
+        tags=tags,
+        aliases=check.names(entry.get("aliases"), f"{where}.aliases"),
+    )
+    return where, person
+
+
+def _people(
+    check: _Checker, docs: list[Any], projects: Mapping[str, ProjectEntry]
+) -> list[PersonEntry]:
+    """The declared people, each with a default project, then the members that only projects
+    name."""
+    memberships: dict[str, list[str]] = {}
+    for entry in projects.values():
+        for member in entry.members:
+            memberships.setdefault(member.casefold(), []).append(entry.name)
+
+    people: list[PersonEntry] = []
+    owners: dict[str, str] = {}
+    for index, item in enumerate(docs):
+        found = _person(check, index, item)
+        if found is None:
+            continue
+        where, person = found
+        for key in person.keys:
+            if key in owners:
+                check.fail(where, f"{key!r} is already used by {owners[key]}")
+            owners.setdefault(key, where)
+        joined = sorted({p for key in person.keys for p in memberships.get(key, [])})
+        project = person.project
+        if project is None and len(joined) > 1:
+            check.fail(
+                f"{where}.project",
+                f"is a member of {joined}: say which one is the default with 'project:'",
+            )
+        elif project is None and joined:
+            project = joined[0]
+        if project is not None and project not in projects:
+            check.fail(f"{where}.project", f"unknown project {project!r}")
+        people.append(PersonEntry(person.id, person.email, project, person.tags, person.aliases))
+
+    for member, joined in memberships.items():
+        if member in owners:
+            continue
+        where = f"projects ({', '.join(joined)}).members: {member!r}"
+        if len(joined) > 1:
+            check.fail(where, "is in several projects: list them under 'people' with a 'project'")
+            continue
+        people.append(PersonEntry(member, member if is_email(member) else None, joined[0]))
+    return people
+
+
+def parse_document(doc: Any, source: str = "registry") -> Registry:
+    """Validate a parsed registry document; raise RegistryError listing every mistake."""
+    check = _Checker()
+    top = check.mapping(doc, "registry", _TOP_KEYS) if doc is not None else {}
+    if doc is None:
+        check.fail("registry", "the file is empty")
+    policy = check.policy(top.get("policy"))
+    defaults = check.tags(top.get("defaults"), "defaults")
+
+    projects: dict[str, ProjectEntry] = {}
+    for index, item in enumerate(check.items(top.get("projects"), "projects")):
+        project = _project(check, index, item)
+        if project is None:
+            continue
+        if project.name in projects:
+            check.fail(f"projects[{index}] ({project.name})", "duplicate project name")
+        projects[project.name] = project
+
+    people = _people(check, check.items(top.get("people"), "people"), projects)
+
+    if check.errors:
+        raise RegistryError(source, check.errors)
+    return Registry(Config(policy, defaults), projects, people)
+
+
+def parse_text(text: str, source: str = "registry") -> Registry:
+    import yaml  # noqa: PLC0415  (only the CLI reads YAML; the Lambda never imports it)
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the file"
+        problem = getattr(error, "problem", None) or str(error)
+        raise RegistryError(source, [f"{where}: not valid YAML: {problem}"]) from None
+    return parse_document(doc, source)
+
+
+def read_file(path: str) -> Registry:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as error:
+        raise RegistryError(path, [f"cannot read the file: {error.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise RegistryError(path, ["the file is not UTF-8 text"]) from None
+    return parse_text(text, path)
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _s(text: str) -> AttributeValueTypeDef:
+    return {"S": text}
+
+
+def _strings(values: Iterable[str]) -> AttributeValueTypeDef:
+    return {"L": [_s(value) for value in values]}
+
+
+def _tags(tags: Mapping[str, str]) -> AttributeValueTypeDef:
+    return {"M": {key: _s(value) for key, value in tags.items()}}
+
+
+def _optional(name: str, value: str | None) -> dict[str, AttributeValueTypeDef]:
+    return {name: _s(value)} if value else {}
+
+
+def to_items(registry: Registry) -> list[dict[str, AttributeValueTypeDef]]:
+    """The table's items for a validated registry."""
+    policy = registry.config.policy
+    items: list[dict[str, AttributeValueTypeDef]] = [
+        {
+            KEY_ATTRIBUTE: _s(CONFIG_KEY),
+            "required": _strings(policy.required),
+            "allowed": {"M": {key: _strings(v) for key, v in policy.allowed.items()}},
+            "defaults": _tags(registry.config.defaults),
+        }
+    ]
+    for project in registry.projects.values():
+        items.append(
+            {
+                KEY_ATTRIBUTE: _s(PROJECT_PREFIX + project.name),
+                "name": _s(project.name),
+                "tags": _tags(project.tags),
+                "members": _strings(project.members),
+                **_optional("owner", project.owner),
+            }
+        )
+    for key, person in registry.person_by_key().items():
+        items.append(
+            {
+                KEY_ATTRIBUTE: _s(PERSON_PREFIX + key),
+                "id": _s(person.id),
+                "tags": _tags(person.tags),
+                "aliases": _strings(person.aliases),
+                **_optional("email", person.email),
+                **_optional("project", person.project),
+            }
+        )
+    return items
+
+
+def _get_s(item: Mapping[str, Any], name: str) -> str | None:
+    value = item.get(name, {}).get("S")
+    return value if isinstance(value, str) else None
+
+
+def _get_strings(item: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    return tuple(v["S"] for v in item.get(name, {}).get("L", []) if "S" in v)
+
+
+def _get_tags(item: Mapping[str, Any], name: str) -> dict[str, str]:
+    return {k: v["S"] for k, v in item.get(name, {}).get("M", {}).items() if "S" in v}
+
+
+def config_from_item(item: Mapping[str, Any] | None) -> Config:
+    if item is None:
+        return Config()
+    allowed = {
+        key: tuple(v["S"] for v in value.get("L", []))
+        for key, value in item.get("allowed", {}).get("M", {}).items()
+    }
+    required = _get_strings(item, "required") or DEFAULT_REQUIRED
+    return Config(Policy(required, allowed), _get_tags(item, "defaults"))
+
+
+def project_from_item(item: Mapping[str, Any]) -> ProjectEntry:
+    return ProjectEntry(
+        name=_get_s(item, "name") or "",
+        tags=_get_tags(item, "tags"),
+        owner=_get_s(item, "owner"),
+        members=_get_strings(item, "members"),
+    )
+
+
+def person_from_item(item: Mapping[str, Any]) -> PersonEntry:
+    return PersonEntry(
+        id=_get_s(item, "id") or "",
+        email=_get_s(item, "email"),
+        project=_get_s(item, "project"),
+        tags=_get_tags(item, "tags"),
+        aliases=_get_strings(item, "aliases"),
+    )
+
+
+class RegistryReader:
+    """Single-item reads of the registry table, cached in the warm container for `ttl` seconds."""
+
+    permissions: Final = ("dynamodb:GetItem",)
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        response = self._client.get_item(
+            TableName=self._table, Key={KEY_ATTRIBUTE: {"S": key}}, ConsistentRead=False
+        )
+        item: dict[str, Any] | None = dict(response["Item"]) if "Item" in response else None
+        self._cache[key] = (now + self._ttl, item)
+        return item
+
+    def config(self) -> Config:
+        return config_from_item(self._get(CONFIG_KEY))
+
+    def is_loaded(self) -> bool:
+        return self._get(CONFIG_KEY) is not None
+
+    def person(self, keys: Iterable[str]) -> PersonEntry | None:
+        for key in keys:
+            item = self._get(PERSON_PREFIX + key.casefold())
+            if item is not None:
+                return person_from_item(item)
+        return None
+
+    def project(self, name: str) -> ProjectEntry | None:
+        item = self._get(PROJECT_PREFIX + name)
+        return project_from_item(item) if item is not None else None
+
+
+# --------------------------------------------------------------------------- loading the table
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    written: int
+    deleted: int
+    created: bool = False
+
+
+def table_exists(client: DynamoDBClient, table: str) -> bool:
+    try:
+        client.describe_table(TableName=table)
+    except client.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+def create_table(client: DynamoDBClient, table: str) -> None:
+    """Create the registry table with the stack's schema (template.yaml, RegistryTable)."""
+    client.create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True},
+    )
+    client.get_waiter("table_exists").wait(TableName=table)
+    client.update_continuous_backups(
+        TableName=table,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
+
+
+def _existing_keys(client: DynamoDBClient, table: str) -> set[str]:
+    keys: set[str] = set()
+    for page in client.get_paginator("scan").paginate(
+        TableName=table, ProjectionExpression="#k", ExpressionAttributeNames={"#k": KEY_ATTRIBUTE}
+    ):
+        keys.update(item[KEY_ATTRIBUTE]["S"] for item in page.get("Items", []))
+    return keys
+
+
+def _batch_write(client: DynamoDBClient, table: str, requests: list[Any]) -> None:
+    for start in range(0, len(requests), 25):
+        pending = {table: requests[start : start + 25]}
+        for attempt in range(8):
+            unprocessed = client.batch_write_item(RequestItems=pending).get("UnprocessedItems")
+            if not unprocessed:
+                break
+            pending = dict(unprocessed)
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise RuntimeError(f"DynamoDB kept {len(pending[table])} writes unprocessed")
+
+
+def sync_table(
+    client: DynamoDBClient, table: str, registry: Registry, *, create: bool = False
+) -> SyncResult:
+    """Make `table` hold exactly the registry's items: write them all, delete every other item."""
+    created = False
+    if not table_exists(client, table):
+        if not create:
+            raise RegistryError(table, ["the table does not exist (use --create to create it)"])
+        create_table(client, table)
+        created = True
+    items = to_items(registry)
+    wanted = {item[KEY_ATTRIBUTE]["S"] for item in items}
+    stale = sorted(_existing_keys(client, table) - wanted)
+    requests: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
+    requests += [{"DeleteRequest": {"Key": {KEY_ATTRIBUTE: {"S": key}}}} for key in stale]
+    _batch_write(client, table, requests)
+    return SyncResult(written=len(items), deleted=len(stale), created=created)

@@ -1,0 +1,214 @@
+"""Decide which tags a new resource is missing and where each value comes from. Pure.
+
+Precedence for each required key (DESIGN.md), first that answers wins:
+  1 the resource's own tag (never overwritten; a wrong-cased key is copied to the canonical one)
+  2 the parent resource            3 the creator's Studio user profile
+  4 the creator's registry entry   5 the resolved project's registry tags
+  6 the event itself               7 the registry defaults
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from autotag.policy import (
+    MAX_TAGS,
+    OWNER_KEY,
+    PHASE_KEY,
+    PROJECT_KEY,
+    Policy,
+    clean_value,
+    counted_tags,
+    is_system_key,
+)
+from autotag.registry import ProjectEntry
+
+
+class SourceName(StrEnum):
+    RESOURCE = "resource"
+    PARENT = "parent resource"
+    USER_PROFILE = "Studio user profile"
+    REGISTRY_PERSON = "registry person"
+    REGISTRY_PROJECT = "registry project"
+    EVENT = "event"
+    DEFAULTS = "registry defaults"
+
+
+@dataclass(frozen=True)
+class Source:
+    name: SourceName
+    tags: Mapping[str, str]
+    detail: str = ""  # e.g. which person or project
+
+    @property
+    def label(self) -> str:
+        return f"{self.name.value} {self.detail}".strip()
+
+
+@dataclass(frozen=True)
+class Added:
+    value: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the decision needs, gathered by the caller."""
+
+    policy: Policy
+    existing: Mapping[str, str]  # the resource's tags as ListTags returns them
+    parent: Mapping[str, str] = field(default_factory=dict)
+    profile: Mapping[str, str] = field(default_factory=dict)
+    profile_detail: str = ""
+    person: Mapping[str, str] = field(default_factory=dict)  # registry tags, with Project
+    person_detail: str = ""
+    event: Mapping[str, str] = field(default_factory=dict)  # ML-Phase, Owner
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    projects: Mapping[str, ProjectEntry] = field(default_factory=dict)  # known candidates
+
+
+@dataclass(frozen=True)
+class TagPlan:
+    missing_before: tuple[str, ...]  # required keys the resource lacked (exact spelling)
+    add: Mapping[str, Added]
+    still_missing: tuple[str, ...]
+    problems: tuple[Problem, ...]
+    project: ProjectEntry | None  # the registered project the resource belongs to
+
+    @property
+    def complete(self) -> bool:
+        return not self.still_missing
+
+    def tags_to_write(self) -> dict[str, str]:
+        return {key: added.value for key, added in self.add.items()}
+
+
+def event_tags(phase: str, owner: str | None) -> dict[str, str]:
+    """What the event itself says: the ML phase of the API, and the owner it resolved."""
+    return {PHASE_KEY: phase, **({OWNER_KEY: owner} if owner else {})}
+
+
+def candidate_projects(sources: Sequence[Mapping[str, str]]) -> list[str]:
+    """Every Project value that could win, so the caller can look them up before `plan`."""
+    names: list[str] = []
+    for tags in sources:
+        for key, value in tags.items():
+            if key.casefold() == PROJECT_KEY.casefold() and value and value not in names:
+                names.append(value)
+    return names
+
+
+def _quote(value: str, limit: int = 60) -> str:
+    """`value` quoted for a message, shortened when long."""
+    return repr(value if len(value) <= limit else value[: limit - 3] + "...")
+
+
+class _Planner:
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self.policy = facts.policy
+        self.add: dict[str, Added] = {}
+        self.missing: list[str] = []
+        self.problems: list[Problem] = []
+        self.project: ProjectEntry | None = None
+
+    def sources(self) -> list[Source]:
+        facts = self.facts
+        project_tags: dict[str, str] = dict(self.project.tags) if self.project else {}
+        return [
+            Source(SourceName.PARENT, facts.parent),
+            Source(SourceName.USER_PROFILE, facts.profile, facts.profile_detail),
+            Source(SourceName.REGISTRY_PERSON, facts.person, facts.person_detail),
+            Source(
+                SourceName.REGISTRY_PROJECT, project_tags, self.project.name if self.project else ""
+            ),
+            Source(SourceName.EVENT, facts.event),
+            Source(SourceName.DEFAULTS, facts.defaults),
+        ]
+
+    def check(self, key: str, value: str, source: str, *, existing: bool) -> str | None:
+        """The value to write for `key`, or None with the reason recorded."""
+        verb = "has" if existing else "would get"
+        cleaned = value if existing else clean_value(value)
+        if cleaned is None:
+            self.problems.append(Problem(key, f"{source} gives {_quote(value)}: no usable value"))
+            return None
+        allowed = self.policy.allowed_value(key, cleaned)
+        if allowed is None:
+            choices = list(self.policy.allowed.get(key, ()))
+            self.problems.append(
+                Problem(
+                    key, f"resource {verb} {_quote(cleaned)} from {source}, not one of {choices}"
+                )
+            )
+            return None
+        if key == PROJECT_KEY and allowed not in self.facts.projects:
+            self.problems.append(
+                Problem(key, f"resource {verb} unknown project {_quote(allowed)} from {source}")
+            )
+            return None
+        if allowed != value:
+            message = (
+                f"resource has {_quote(value)}; the allowed spelling is {allowed!r} (left as is)"
+                if existing
+                else f"{source} gives {_quote(value)}; written as {_quote(allowed)} to fit"
+            )
+            self.problems.append(Problem(key, message))
+        return allowed
+
+    def resolve(self, key: str) -> None:
+        existing = self.facts.existing
+        if key in existing:
+            value = self.check(key, existing[key], "its own tag", existing=True)
+            if key == PROJECT_KEY and value is not None:
+                self.project = self.facts.projects[value]
+            return
+        wrong_case = sorted(k for k in existing if k.casefold() == key.casefold())
+        if wrong_case:
+            found = wrong_case[0]
+            self.problems.append(Problem(key, f"the resource has {found!r}: the key is {key!r}"))
+            answer: tuple[str, str] | None = (existing[found], f"resource tag {found!r}")
+        else:
+            answer = next(((s.tags[key], s.label) for s in self.sources() if s.tags.get(key)), None)
+        value = self.check(key, *answer, existing=False) if answer else None
+        if answer is None or value is None:
+            self.missing.append(key)
+            return
+        self.add[key] = Added(value, answer[1])
+        if key == PROJECT_KEY:
+            self.project = self.facts.projects[value]
+
+    def make_room(self) -> None:
+        room = MAX_TAGS - counted_tags(self.facts.existing)
+        for key in list(self.add)[max(room, 0) :]:
+            del self.add[key]
+            self.missing.append(key)
+            self.problems.append(Problem(key, f"no room: the resource would pass {MAX_TAGS} tags"))
+
+
+def plan(facts: Facts) -> TagPlan:
+    """Decide the tags to add. Existing values are never changed."""
+    planner = _Planner(facts)
+    required = facts.policy.required
+    # Project first: the project's own tags answer other keys.
+    order = sorted(required, key=lambda key: key != PROJECT_KEY)
+    for key in order:
+        if not is_system_key(key):
+            planner.resolve(key)
+    planner.make_room()
+    missing_before = tuple(key for key in required if key not in facts.existing)
+    return TagPlan(
+        missing_before=missing_before,
+        add={key: planner.add[key] for key in required if key in planner.add},
+        still_missing=tuple(key for key in required if key in planner.missing),
+        problems=tuple(planner.problems),
+        project=planner.project,
+    )

@@ -1,0 +1,201 @@
+"""The local emulator: a moto server on 127.0.0.1 with SageMaker's gaps filled (see
+`sagemaker_gaps`), and the stack's resources provisioned in it. Never deployed.
+
+    python -m local.emulator            # serve on 127.0.0.1:5000 until Ctrl-C
+
+Point any client at it with AWS_ENDPOINT_URL=http://127.0.0.1:5000.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import urllib.request
+from dataclasses import dataclass
+from functools import cache, cached_property
+from types import TracebackType
+from typing import TYPE_CHECKING, Final
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from autotag import registry
+from local import sagemaker_gaps
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+
+ACCOUNT: Final = "123456789012"  # moto's default account, also the corpus's
+REGION: Final = "us-east-1"
+FAKE_CREDENTIALS: Final = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The emulated counterparts of the stack's resources."""
+
+    registry_table: str
+    topic_arn: str
+    inbox_url: str  # an SQS queue subscribed to the topic, to read what people receive
+
+    def environ(self) -> dict[str, str]:
+        """The function's environment variables, as template.yaml sets them."""
+        return {"REGISTRY_TABLE": self.registry_table, "NOTIFY_TOPIC_ARN": self.topic_arn}
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    body: str
+    attributes: dict[str, str]
+
+    @property
+    def recipient(self) -> str:
+        return self.attributes.get("recipient", "")
+
+    @property
+    def outcome(self) -> str:
+        return self.attributes.get("outcome", "")
+
+
+class Emulator:
+    """Start, use and stop the emulator; `with Emulator() as emu:` does all three."""
+
+    def __init__(self, port: int = 0, region: str = REGION) -> None:
+        self.region = region
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.endpoint = ""
+
+    def start(self) -> Emulator:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        sagemaker_gaps.install()
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def environ(self) -> dict[str, str]:
+        """What a process needs to talk to the emulator instead of AWS."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            **FAKE_CREDENTIALS,
+        }
+
+    @cached_property
+    def session(self) -> boto3.Session:
+        """A session of its own: the emulator's calls never mix with the code under test's."""
+        return boto3.Session(
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106
+        )
+
+    @cache  # noqa: B019  (one client per emulator, kept as long as it runs)
+    def sagemaker(self) -> SageMakerClient:
+        return self.session.client("sagemaker", endpoint_url=self.endpoint)
+
+    @cache  # noqa: B019
+    def dynamodb(self) -> DynamoDBClient:
+        return self.session.client("dynamodb", endpoint_url=self.endpoint)
+
+    @cache  # noqa: B019
+    def sns(self) -> SNSClient:
+        return self.session.client("sns", endpoint_url=self.endpoint)
+
+    @cache  # noqa: B019
+    def sqs(self) -> SQSClient:
+        return self.session.client("sqs", endpoint_url=self.endpoint)
+
+    def reset(self) -> None:
+        """Forget every resource (moto's /moto-api/reset)."""
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310  (loopback only)
+            pass
+
+    def provision(self, name: str = "autotag") -> Stack:
+        """Create the stack's registry table and topic, and an inbox queue on the topic."""
+        table = f"{name}-registry"
+        dynamodb = self.dynamodb()
+        if not registry.table_exists(dynamodb, table):
+            registry.create_table(dynamodb, table)
+        topic_arn = self.sns().create_topic(Name=f"{name}-notifications")["TopicArn"]
+        sqs = self.sqs()
+        inbox_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
+        inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.sns().subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+        return Stack(table, topic_arn, inbox_url)
+
+    def notifications(self, stack: Stack) -> list[Notification]:
+        """Drain the inbox: every notification published since the last call."""
+        sqs = self.sqs()
+        found: list[Notification] = []
+        while True:
+            response = sqs.receive_message(
+                QueueUrl=stack.inbox_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                attributes = {
+                    key: value.get("Value", "")
+                    for key, value in envelope.get("MessageAttributes", {}).items()
+                }
+                found.append(
+                    Notification(envelope.get("Subject", ""), envelope["Message"], attributes)
+                )
+                sqs.delete_message(QueueUrl=stack.inbox_url, ReceiptHandle=message["ReceiptHandle"])
+
+    @staticmethod
+    def seed_resource(arn: str, tags: dict[str, str] | None = None) -> None:
+        """A resource of any kind at `arn`, holding `tags` (see sagemaker_gaps.seed_resource)."""
+        sagemaker_gaps.seed_resource(arn, tags)
+
+
+def main() -> int:
+    port = int(os.environ.get("EMULATOR_PORT", "5000"))
+    with Emulator(port=port) as emulator:
+        stack = emulator.provision()
+        for key, value in {**emulator.environ(), **stack.environ()}.items():
+            sys.stdout.write(f"export {key}={value}\n")
+        sys.stdout.flush()
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""Read `template.yaml` as data (CloudFormation's short-form tags included), so that tests and the
+local tools use the rule pattern and settings the stack really deploys."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Final, cast
+
+import yaml
+from moto.events.models import EventPattern
+
+TEMPLATE: Final = Path(__file__).resolve().parent.parent / "template.yaml"
+FUNCTION: Final = "TagOnCreateFunction"
+RULE_EVENT: Final = "CloudTrailCreate"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A SafeLoader that reads `!Ref x` as {"Ref": x} and `!Sub s` as {"Fn::Sub": s}."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = suffix if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@cache
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506
+    return document
+
+
+def resources() -> dict[str, Any]:
+    found: dict[str, Any] = load()["Resources"]
+    return found
+
+
+def function_properties() -> dict[str, Any]:
+    properties: dict[str, Any] = resources()[FUNCTION]["Properties"]
+    return properties
+
+
+def rule_pattern() -> dict[str, Any]:
+    pattern: dict[str, Any] = function_properties()["Events"][RULE_EVENT]["Properties"]["Pattern"]
+    return pattern
+
+
+@cache
+def _compiled_pattern() -> EventPattern:
+    return EventPattern.load(json.dumps(rule_pattern()))
+
+
+def rule_matches(event: dict[str, Any]) -> bool:
+    """Whether the stack's EventBridge rule would deliver `event` to the function."""
+    return bool(_compiled_pattern().matches_event(cast("Any", event)))

@@ -1,0 +1,134 @@
+"""`autotag` commands, run in-process against the local emulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autotag import cli, registry
+from local.emulator import Emulator, Stack
+from tests.conftest import EVENTS, EXAMPLE_REGISTRY, load_event, seed_from_event
+
+pytestmark = pytest.mark.integration
+
+
+def table_items(emulator: Emulator, table: str) -> dict[str, dict[str, object]]:
+    items = emulator.dynamodb().scan(TableName=table)["Items"]
+    return {item["pk"]["S"]: dict(item) for item in items}
+
+
+def test_help_shows_examples() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "autotag", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "examples:" in result.stdout
+    assert "autotag registry load examples/registry.yaml" in result.stdout
+
+
+def test_validate_a_good_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["registry", "validate", str(EXAMPLE_REGISTRY)]) == 0
+    assert "valid: 3 projects" in capsys.readouterr().out
+
+
+def test_validate_a_bad_file_names_file_entry_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "registry.yaml"
+    bad.write_text("people:\n  - id: x\n    email: not-an-address\n")
+    assert cli.main(["registry", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        == f"error: {bad}: people[0] (x).email: 'not-an-address' is not an e-mail address"
+    )
+
+
+def test_load_creates_the_table_and_makes_it_hold_exactly_the_file(
+    emulator: Emulator, stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = "fresh-registry"
+    assert cli.main(["registry", "load", str(EXAMPLE_REGISTRY), "--table", table, "--create"]) == 0
+    assert "(table created)" in capsys.readouterr().out
+    expected = registry.to_items(registry.read_file(str(EXAMPLE_REGISTRY)))
+    assert table_items(emulator, table) == {item["pk"]["S"]: item for item in expected}
+
+    smaller = tmp_path / "smaller.yaml"
+    smaller.write_text("projects:\n  - name: Solo\n    members: [zoe]\n")
+    assert cli.main(["registry", "load", str(smaller), "--table", table]) == 0
+    assert set(table_items(emulator, table)) == {"config", "project#Solo", "person#zoe"}
+    assert "deleted" in capsys.readouterr().out
+
+
+def test_load_of_a_bad_file_writes_nothing(
+    emulator: Emulator, stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = table_items(emulator, stack.registry_table)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("projects:\n  - name: A\n    tags: {Team: 'a, b'}\n")
+    assert cli.main(["registry", "load", str(bad), "--table", stack.registry_table]) == 2
+    assert "commas are not allowed" in capsys.readouterr().err
+    assert table_items(emulator, stack.registry_table) == before
+
+
+def test_load_into_a_missing_table_without_create_fails(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["registry", "load", str(EXAMPLE_REGISTRY), "--table", "nope"]) == 2
+    assert "does not exist (use --create" in capsys.readouterr().err
+
+
+def test_handle_prints_the_summary_and_tags(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = load_event("ci-role_CreatePipeline")
+    seed_from_event(emulator, event)
+    assert cli.main(["handle", str(EVENTS / "ci-role_CreatePipeline.json")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "tagged"
+    arn = summary["resourceArn"]
+    tags = emulator.sagemaker().list_tags(ResourceArn=arn)["Tags"]
+    assert {"Key": "Project", "Value": "Gamma-Vision"} in tags
+
+
+def test_handle_dry_run_writes_nothing(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = load_event("ci-role_CreatePipeline")
+    seed_from_event(emulator, event)
+    assert cli.main(["handle", str(EVENTS / "ci-role_CreatePipeline.json"), "--dry-run"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "dry-run"
+    assert emulator.sagemaker().list_tags(ResourceArn=summary["resourceArn"])["Tags"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read the file"), ("{not json", "not valid JSON")],
+)
+def test_handle_a_bad_event_file(
+    tmp_path: Path,
+    stack: Stack,
+    content: str | None,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "event.json"
+    if content is not None:
+        path.write_text(content)
+    assert cli.main(["handle", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}")
+    assert message in err
+
+
+def test_handle_without_settings_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("REGISTRY_TABLE", raising=False)
+    monkeypatch.delenv("NOTIFY_TOPIC_ARN", raising=False)
+    assert cli.main(["handle", str(EVENTS / "ci-role_CreatePipeline.json")]) == 2
+    assert "REGISTRY_TABLE" in capsys.readouterr().err

@@ -1,0 +1,394 @@
+"""The real `lambda_handler` against the local emulator, for every event of the corpus."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from app import lambda_handler
+from local.emulator import Emulator, Stack
+from tests.conftest import (
+    ApiCalls,
+    FakeContext,
+    corpus_names,
+    load_event,
+    seed_from_event,
+)
+
+pytestmark = pytest.mark.integration
+
+ALPHA = {"Project": "Alpha-NLP", "CostCenter": "CC-1001", "Team": "nlp"}
+BETA = {"Project": "Beta-Forecast", "CostCenter": "CC-2002", "Team": "forecasting"}
+GAMMA = {"Project": "Gamma-Vision", "CostCenter": "CC-3003", "Team": "vision"}
+PERSON = "registry person"
+PROJECT = "registry project"
+PROFILE = "Studio user profile"
+DEFAULTS = "registry defaults"
+EVENT = "event"
+
+
+def via(tags: dict[str, str], sources: dict[str, str]) -> dict[str, tuple[str, str]]:
+    return {key: (value, sources[key]) for key, value in tags.items()}
+
+
+def from_project(project: dict[str, str], project_source: str) -> dict[str, tuple[str, str]]:
+    name = project["Project"]
+    return via(
+        project,
+        {"Project": project_source, "CostCenter": f"{PROJECT} {name}", "Team": f"{PROJECT} {name}"},
+    )
+
+
+# event -> (status, recipient, added {key: (value, source)}, still missing)
+EXPECTED: dict[str, tuple[str, str | None, dict[str, tuple[str, str]], list[str]]] = {
+    "studio-source-identity_CreateTrainingJob": (
+        "tagged",
+        "alice@example.com",
+        from_project(ALPHA, f"{PROFILE} alice")
+        | {
+            "Owner": ("alice@example.com", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Training", EVENT),
+        },
+        [],
+    ),
+    "studio-profile-tag_CreateProcessingJob": (
+        "tagged",
+        "dave@example.com",
+        {
+            "Project": ("Beta-Forecast", f"{PROFILE} dave"),
+            "CostCenter": ("CC-2002", f"{PROJECT} Beta-Forecast"),
+            "Team": ("forecasting", f"{PROFILE} dave"),
+            "Owner": ("dave@example.com", EVENT),
+            "Environment": ("Staging", f"{PERSON} dave"),
+            "ML-Phase": ("Preprocessing", EVENT),
+        },
+        [],
+    ),
+    "studio-source-identity_CreateApp": (
+        "tagged",
+        "dave@example.com",
+        {
+            "Project": ("Beta-Forecast", f"{PROFILE} dave"),
+            "CostCenter": ("CC-2002", f"{PROJECT} Beta-Forecast"),
+            "Team": ("forecasting", f"{PROFILE} dave"),
+            "Owner": ("dave@example.com", EVENT),
+            "Environment": ("Staging", f"{PERSON} dave"),
+            "ML-Phase": ("Development", EVENT),
+        },
+        [],
+    ),
+    "studio_CreateAutoMLJobV2": (
+        "tagged",
+        "alice@example.com",
+        from_project(ALPHA, f"{PROFILE} alice")
+        | {
+            "Owner": ("alice@example.com", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Training", EVENT),
+        },
+        [],
+    ),
+    "studio_CreateSpace": (
+        "tagged",
+        "alice@example.com",
+        from_project(ALPHA, f"{PROFILE} alice")
+        | {
+            "Owner": ("alice@example.com", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Development", EVENT),
+        },
+        [],
+    ),
+    "sso_CreateTransformJob": (  # the request named the project
+        "tagged",
+        "carol@example.com",
+        {
+            "CostCenter": ("CC-2002", f"{PROJECT} Beta-Forecast"),
+            "Team": ("forecasting", f"{PROJECT} Beta-Forecast"),
+            "Owner": ("carol@example.com", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Inference", EVENT),
+        },
+        [],
+    ),
+    "sso_CreateAutoMLJob": (
+        "tagged",
+        "carol@example.com",
+        from_project(BETA, f"{PERSON} carol")
+        | {
+            "Owner": ("carol@example.com", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Training", EVENT),
+        },
+        [],
+    ),
+    "sso_CreateNotebookInstance": (  # Environment=development is kept as it is
+        "tagged",
+        "carol@example.com",
+        from_project(BETA, f"{PERSON} carol")
+        | {"Owner": ("carol@example.com", EVENT), "ML-Phase": ("Development", EVENT)},
+        [],
+    ),
+    "iam-user_CreateEndpoint": (
+        "tagged",
+        "bob@example.com",
+        from_project(ALPHA, f"{PERSON} bob")
+        | {
+            "Owner": ("bob@example.com", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Inference", EVENT),
+        },
+        [],
+    ),
+    "iam-user_CreateInferenceComponent": (
+        "tagged",
+        "bob@example.com",
+        from_project(ALPHA, f"{PERSON} bob")
+        | {
+            "Owner": ("bob@example.com", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Inference", EVENT),
+        },
+        [],
+    ),
+    "role-session_CreateHyperParameterTuningJob": (  # the request set Environment
+        "tagged",
+        "erin@example.com",
+        from_project(GAMMA, f"{PERSON} erin")
+        | {"Owner": ("erin@example.com", EVENT), "ML-Phase": ("Training", EVENT)},
+        [],
+    ),
+    "role-session_CreateMonitoringSchedule": (
+        "tagged",
+        "erin@example.com",
+        from_project(GAMMA, f"{PERSON} erin")
+        | {
+            "Owner": ("erin@example.com", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Inference", EVENT),
+        },
+        [],
+    ),
+    "ci-role_CreateModel": (
+        "tagged",
+        "mlops@example.com",
+        from_project(GAMMA, f"{PERSON} github-mlops-deploy")
+        | {
+            "Owner": ("mlops@example.com", EVENT),
+            "Environment": ("Production", f"{PERSON} github-mlops-deploy"),
+            "ML-Phase": ("Inference", EVENT),
+        },
+        [],
+    ),
+    "ci-role_CreatePipeline": (
+        "tagged",
+        "mlops@example.com",
+        from_project(GAMMA, f"{PERSON} github-mlops-deploy")
+        | {
+            "Owner": ("mlops@example.com", EVENT),
+            "Environment": ("Production", f"{PERSON} github-mlops-deploy"),
+            "ML-Phase": ("Training", EVENT),
+        },
+        [],
+    ),
+    "execution-role_CreateEndpointConfig": (  # session "SageMaker" names nobody: no Owner
+        "incomplete",
+        "admin",
+        {"Environment": ("Development", DEFAULTS), "ML-Phase": ("Inference", EVENT)},
+        ["Project", "CostCenter", "Team", "Owner"],
+    ),
+    "service_CreateCompilationJob": (
+        "incomplete",
+        "admin",
+        {"Environment": ("Development", DEFAULTS), "ML-Phase": ("Training", EVENT)},
+        ["Project", "CostCenter", "Team", "Owner"],
+    ),
+    "unknown-user_CreateLabelingJob": (
+        "incomplete",
+        "admin",
+        {
+            "Owner": ("frank", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Preprocessing", EVENT),
+        },
+        ["Project", "CostCenter", "Team"],
+    ),
+    "compliant_CreateTrainingJob": ("compliant", None, {}, []),
+    "wrong-case_CreateTrainingJob": (
+        "tagged",
+        "bob@example.com",
+        from_project(GAMMA, "resource tag 'project'")
+        | {
+            "Owner": ("bob@example.com", EVENT),
+            "Environment": ("Production", "resource tag 'environment'"),
+            "ML-Phase": ("Training", EVENT),
+        },
+        [],
+    ),
+    "bad-values_CreateProcessingJob": (
+        "incomplete",
+        "admin",
+        {
+            "Team": ("search ranking and recommendations " + "x" * 221, "resource tag 'team'"),
+            "Owner": ("lee sam", EVENT),
+            "Environment": ("Development", DEFAULTS),
+            "ML-Phase": ("Preprocessing", EVENT),
+        },
+        ["Project", "CostCenter"],
+    ),
+    "49-tags_CreateEndpoint": (
+        "incomplete",
+        "bob@example.com",
+        {"CostCenter": ("CC-1001", f"{PROJECT} Alpha-NLP")},
+        ["Team", "Owner", "Environment", "ML-Phase"],
+    ),
+}
+SKIPPED = {
+    "failed_CreateEndpointConfig_AccessDenied": "EventsFailedCall",
+    "unsupported_CreatePresignedDomainUrl": "EventsUnsupported",
+}
+
+
+def test_every_corpus_event_has_an_expectation() -> None:
+    assert set(EXPECTED) | set(SKIPPED) == set(corpus_names())
+
+
+def tags_of(emulator: Emulator, arn: str) -> dict[str, str]:
+    response = emulator.sagemaker().list_tags(ResourceArn=arn, MaxResults=100)
+    return {tag["Key"]: tag["Value"] for tag in response["Tags"]}
+
+
+def run(event: dict[str, Any]) -> dict[str, Any]:
+    summary: dict[str, Any] = lambda_handler(event, FakeContext())
+    json.dumps(summary)  # JSON-serialisable
+    return summary
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_event_through_the_handler(name: str, emulator: Emulator, stack: Stack) -> None:
+    status, recipient, added, missing = EXPECTED[name]
+    event = load_event(name)
+    before = seed_from_event(emulator, event)
+
+    summary = run(event)
+
+    assert summary["status"] == status
+    assert {k: (v["value"], v["source"]) for k, v in summary["added"].items()} == added
+    assert summary["missing"] == missing
+    assert summary["recipient"] == recipient
+    assert summary["notified"] is (recipient is not None)
+
+    after = tags_of(emulator, summary["resourceArn"])
+    assert after == before | {key: value for key, (value, _) in added.items()}
+    assert all(after[key] == value for key, value in before.items())  # nothing overwritten
+    assert len(after) <= 50
+
+    notes = emulator.notifications(stack)
+    if recipient is None:
+        assert notes == []
+        return
+    assert [(n.recipient, n.outcome) for n in notes] == [(recipient, status)]
+    body = notes[0].body
+    for key, (value, source) in added.items():
+        assert f"{key}" in body
+        assert f"= {value}    (from {source})" in body
+    if missing:
+        assert f"Still missing, please add: {', '.join(missing)}" in body
+    assert "Tags=[" in body
+    assert "tags=[" in body
+
+
+@pytest.mark.parametrize(("name", "metric"), sorted(SKIPPED.items()))
+def test_skipped_events_are_counted_and_touch_nothing(
+    name: str, metric: str, stack: Stack, emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = run(load_event(name))
+    assert summary["status"] == "skipped"
+    assert summary["reason"]
+    assert emulator.notifications(stack) == []
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [record[metric] for record in emitted] == [[1.0]]
+
+
+def test_dry_run_decides_and_notifies_but_writes_nothing(
+    emulator: Emulator, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app  # noqa: PLC0415
+
+    monkeypatch.setenv("MODE", "dry-run")
+    app.tagger.cache_clear()
+    event = load_event("iam-user_CreateEndpoint")
+    before = seed_from_event(emulator, event)
+
+    summary = run(event)
+
+    assert summary["status"] == "dry-run"
+    assert set(summary["added"]) == {
+        "Project",
+        "CostCenter",
+        "Team",
+        "Owner",
+        "Environment",
+        "ML-Phase",
+    }
+    assert tags_of(emulator, summary["resourceArn"]) == before
+    notes = emulator.notifications(stack)
+    assert [(n.recipient, n.outcome) for n in notes] == [("bob@example.com", "dry-run")]
+    assert "Would add (dry run, nothing written):" in notes[0].body
+
+
+def test_the_same_event_twice_writes_and_notifies_once(emulator: Emulator, stack: Stack) -> None:
+    event = load_event("sso_CreateAutoMLJob")
+    seed_from_event(emulator, event)
+    first = run(event)
+    tags = tags_of(emulator, first["resourceArn"])
+    second = run(event)
+    assert second["status"] == "compliant"
+    assert second["added"] == {}
+    assert tags_of(emulator, first["resourceArn"]) == tags
+    assert len(emulator.notifications(stack)) == 1
+
+
+def test_an_aws_error_raises_so_lambda_retries(stack: Stack) -> None:
+    event = load_event("iam-user_CreateEndpoint")  # the resource was never created
+    with pytest.raises(ClientError, match="ValidationException"):
+        run(event)
+
+
+def test_registry_reads_are_cached_in_the_warm_container(
+    emulator: Emulator, stack: Stack, api_calls: ApiCalls
+) -> None:
+    first = load_event("iam-user_CreateEndpoint")
+    second = load_event("wrong-case_CreateTrainingJob")
+    seed_from_event(emulator, first)
+    seed_from_event(emulator, second)
+    api_calls.seen.clear()
+    run(first)
+    reads_first = api_calls.seen.count("dynamodb:GetItem")
+    api_calls.seen.clear()
+    run(second)  # the same person; only the other project is new
+    assert reads_first == 3  # config, person, project
+    assert api_calls.seen.count("dynamodb:GetItem") == 1
+    assert api_calls.seen.count("sagemaker:ListTags") == 1
+    assert api_calls.seen.count("sagemaker:AddTags") == 1
+    assert api_calls.seen.count("sns:Publish") == 1
+
+
+def test_without_a_loaded_registry_the_default_policy_applies(
+    emulator: Emulator, stack: Stack
+) -> None:
+    dynamodb = emulator.dynamodb()
+    for page in dynamodb.get_paginator("scan").paginate(TableName=stack.registry_table):
+        for item in page["Items"]:
+            dynamodb.delete_item(TableName=stack.registry_table, Key={"pk": item["pk"]})
+    event = load_event("iam-user_CreateEndpoint")
+    seed_from_event(emulator, event)
+    summary = run(event)
+    assert summary["status"] == "incomplete"
+    assert set(summary["added"]) == {"Owner", "ML-Phase"}
+    assert summary["added"]["Owner"]["value"] == "bob"
+    assert summary["recipient"] == "admin"

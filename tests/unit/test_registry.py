@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from autotag import registry
+from autotag.registry import Registry, RegistryError, parse_text, to_items
+from tests.conftest import EXAMPLE_REGISTRY
+
+GOOD = """
+policy:
+  required: [Project, CostCenter, Team, Owner, Environment, ML-Phase]
+  allowed: {Environment: [Production, Staging, Development]}
+defaults: {Environment: Development}
+projects:
+  - name: Alpha-NLP
+    tags: {CostCenter: CC-1001, Team: nlp}
+    owner: alice@example.com
+    members: [alice, bob@example.com]
+  - name: Beta
+    tags: {CostCenter: CC-2}
+    members: [carol]
+people:
+  - id: alice
+    email: alice@example.com
+    aliases: [Alice.Smith]
+    tags: {Team: nlp-core}
+  - id: carol
+"""
+
+
+def parse(text: str) -> Registry:
+    return parse_text(textwrap.dedent(text), "reg.yaml")
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(RegistryError) as raised:
+        parse(text)
+    assert str(raised.value).startswith("reg.yaml: ")
+    return raised.value.errors
+
+
+def test_the_example_registry_is_valid() -> None:
+    reg = registry.read_file(str(EXAMPLE_REGISTRY))
+    assert set(reg.projects) == {"Alpha-NLP", "Beta-Forecast", "Gamma-Vision"}
+    ids = {person.id for person in reg.people}
+    assert {"alice", "bob", "carol", "dave", "erin", "grace", "github-mlops-deploy"} <= ids
+
+
+def test_people_get_their_single_membership_as_project() -> None:
+    reg = parse(GOOD)
+    people = reg.person_by_key()
+    assert people["alice"].project == "Alpha-NLP"
+    assert people["alice.smith"] is people["alice"]
+    assert people["alice@example.com"] is people["alice"]
+    assert people["carol"].project == "Beta"
+    # a member only named in a project is a person of that project
+    assert people["bob@example.com"].project == "Alpha-NLP"
+    assert people["bob@example.com"].email == "bob@example.com"
+
+
+def test_items_give_one_lookup_per_name() -> None:
+    items = to_items(parse(GOOD))
+    keys = sorted(item["pk"]["S"] for item in items)
+    assert keys == sorted(
+        [
+            "config",
+            "project#Alpha-NLP",
+            "project#Beta",
+            "person#alice",
+            "person#alice@example.com",
+            "person#alice.smith",
+            "person#carol",
+            "person#bob@example.com",
+        ]
+    )
+
+
+def test_items_round_trip() -> None:
+    reg = parse(GOOD)
+    by_key = {item["pk"]["S"]: item for item in to_items(reg)}
+    config = registry.config_from_item(by_key["config"])
+    assert config == reg.config
+    assert registry.project_from_item(by_key["project#Alpha-NLP"]) == reg.projects["Alpha-NLP"]
+    alice = registry.person_from_item(by_key["person#alice.smith"])
+    assert alice == reg.person_by_key()["alice"]
+
+
+MISTAKES = {
+    "unknown key": (
+        "projects:\n  - name: A\n    colour: blue\n",
+        "projects[0] (A): unknown field 'colour'",
+    ),
+    "missing project": (
+        "projects: [{name: A}]\npeople:\n  - id: x\n    project: Nope\n",
+        "people[0] (x).project: unknown project 'Nope'",
+    ),
+    "duplicate id": (
+        "people:\n  - id: x\n  - id: X\n",
+        "people[1] (X): 'x' is already used by people[0] (x)",
+    ),
+    "duplicate alias": (
+        "people:\n  - {id: x, email: a@b.co}\n  - {id: y, aliases: [a@b.co]}\n",
+        "'a@b.co' is already used by people[0] (x)",
+    ),
+    "person in two projects without a default": (
+        "projects:\n  - {name: A, members: [x]}\n  - {name: B, members: [x]}\npeople: [{id: x}]\n",
+        "people[0] (x).project: is a member of ['A', 'B']",
+    ),
+    "member in two projects and not a person": (
+        "projects:\n  - {name: A, members: [x]}\n  - {name: B, members: [x]}\n",
+        "'x': is in several projects",
+    ),
+    "invalid tag value": (
+        "projects:\n  - name: A\n    tags: {Team: 'nlp;core'}\n",
+        "projects[0] (A).tags.Team: 'nlp;core': the characters ';' are not allowed",
+    ),
+    "comma in a value": (
+        "defaults: {Team: 'a, b'}\n",
+        "defaults.Team: 'a, b': commas are not allowed",
+    ),
+    "required key in another case": (
+        "projects:\n  - name: A\n    tags: {costcenter: CC-1}\n",
+        "projects[0] (A).tags.costcenter: the required key is spelled 'CostCenter'",
+    ),
+    "bad YAML": ("projects: [name: A\n", "not valid YAML"),
+    "value not allowed": (
+        "defaults: {Environment: Prod}\n",
+        "defaults.Environment: 'Prod' is not one of the allowed values",
+    ),
+    "not an e-mail": ("people: [{id: x, email: nope}]\n", "people[0] (x).email: 'nope'"),
+    "list expected": ("projects: {name: A}\n", "projects: expected a list"),
+    "empty file": ("", "the file is empty"),
+    "duplicate project": (
+        "projects: [{name: A}, {name: A}]\n",
+        "projects[1] (A): duplicate project name",
+    ),
+    "over-long value": (
+        f"defaults: {{Team: {'x' * 300}}}\n",
+        "at most 256 characters",
+    ),
+    "reserved key": ("defaults: {'aws:x': y}\n", "the prefix 'aws:' is reserved"),
+}
+POLICY = "policy:\n  required: [Project, CostCenter, Team, Owner, Environment, ML-Phase]\n"
+ALLOWED = "  allowed: {Environment: [Production, Staging, Development]}\n"
+
+
+@pytest.mark.parametrize("case", sorted(MISTAKES))
+def test_each_mistake_gets_a_message_naming_entry_and_field(case: str) -> None:
+    text, expected = MISTAKES[case]
+    if case not in {"bad YAML", "empty file"}:
+        text = POLICY + ALLOWED + text
+    errors = errors_of(text)
+    assert any(expected in error for error in errors), errors
+
+
+def test_all_mistakes_are_reported_at_once() -> None:
+    errors = errors_of(
+        "people:\n  - id: x\n    email: nope\n    project: Nope\n  - id: x\n    flavour: 1\n"
+    )
+    assert len(errors) >= 4
+
+
+def test_bad_yaml_names_the_line() -> None:
+    errors = errors_of("projects:\n  - name: A\n    tags: {Team: [\n")
+    assert errors[0].startswith("line ")
+
+
+def test_unreadable_file(tmp_path: object) -> None:
+    with pytest.raises(RegistryError, match="cannot read the file"):
+        registry.read_file("/nonexistent/registry.yaml")
+
+
+def test_policy_keys_must_be_unique_ignoring_case() -> None:
+    errors = errors_of("policy:\n  required: [Project, project]\n")
+    assert any("repeats 'Project'" in error for error in errors)
