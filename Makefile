@@ -35,9 +35,10 @@ lint: install tools
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 
-test: lint
+test: lint build
 	$(BIN)/pytest
 
+# sam build fetches the layer's arm64 wheels from PyPI; the result lands in .aws-sam/build.
 build: tools
 	PATH="$(PY313):$$PATH" $(SAM) build
 
