@@ -42,65 +42,53 @@ def from_project(project: dict[str, str], project_source: str) -> dict[str, tupl
     )
 
 
+# dave's profile names the project and the team; his registry entry the environment
+DAVE = {
+    "Project": ("Beta-Forecast", f"{PROFILE} dave"),
+    "CostCenter": ("CC-2002", f"{PROJECT} Beta-Forecast"),
+    "Team": ("forecasting", f"{PROFILE} dave"),
+}
+
+
+def made(
+    owner: str | None, phase: str, environment: tuple[str, str] | None = ("Development", DEFAULTS)
+) -> dict[str, tuple[str, str]]:
+    """Owner and ML-Phase from the event, Environment as given (None: the request had it)."""
+    found = {"Owner": (owner, EVENT)} if owner else {}
+    found |= {"Environment": environment} if environment else {}
+    return found | {"ML-Phase": (phase, EVENT)}
+
+
 # event -> (status, recipient, added {key: (value, source)}, still missing)
 EXPECTED: dict[str, tuple[str, str | None, dict[str, tuple[str, str]], list[str]]] = {
     "studio-source-identity_CreateTrainingJob": (
         "tagged",
         "alice@example.com",
-        from_project(ALPHA, f"{PROFILE} alice")
-        | {
-            "Owner": ("alice@example.com", EVENT),
-            "Environment": ("Development", DEFAULTS),
-            "ML-Phase": ("Training", EVENT),
-        },
+        from_project(ALPHA, f"{PROFILE} alice") | made("alice@example.com", "Training"),
         [],
     ),
     "studio-profile-tag_CreateProcessingJob": (
         "tagged",
         "dave@example.com",
-        {
-            "Project": ("Beta-Forecast", f"{PROFILE} dave"),
-            "CostCenter": ("CC-2002", f"{PROJECT} Beta-Forecast"),
-            "Team": ("forecasting", f"{PROFILE} dave"),
-            "Owner": ("dave@example.com", EVENT),
-            "Environment": ("Staging", f"{PERSON} dave"),
-            "ML-Phase": ("Preprocessing", EVENT),
-        },
+        DAVE | made("dave@example.com", "Preprocessing", ("Staging", f"{PERSON} dave")),
         [],
     ),
     "studio-source-identity_CreateApp": (
         "tagged",
         "dave@example.com",
-        {
-            "Project": ("Beta-Forecast", f"{PROFILE} dave"),
-            "CostCenter": ("CC-2002", f"{PROJECT} Beta-Forecast"),
-            "Team": ("forecasting", f"{PROFILE} dave"),
-            "Owner": ("dave@example.com", EVENT),
-            "Environment": ("Staging", f"{PERSON} dave"),
-            "ML-Phase": ("Development", EVENT),
-        },
+        DAVE | made("dave@example.com", "Development", ("Staging", f"{PERSON} dave")),
         [],
     ),
     "studio_CreateAutoMLJobV2": (
         "tagged",
         "alice@example.com",
-        from_project(ALPHA, f"{PROFILE} alice")
-        | {
-            "Owner": ("alice@example.com", EVENT),
-            "Environment": ("Development", DEFAULTS),
-            "ML-Phase": ("Training", EVENT),
-        },
+        from_project(ALPHA, f"{PROFILE} alice") | made("alice@example.com", "Training"),
         [],
     ),
     "studio_CreateSpace": (
         "tagged",
         "alice@example.com",
-        from_project(ALPHA, f"{PROFILE} alice")
-        | {
-            "Owner": ("alice@example.com", EVENT),
-            "Environment": ("Development", DEFAULTS),
-            "ML-Phase": ("Development", EVENT),
-        },
+        from_project(ALPHA, f"{PROFILE} alice") | made("alice@example.com", "Development"),
         [],
     ),
     "sso_CreateTransformJob": (  # the request named the project
@@ -118,12 +106,7 @@ EXPECTED: dict[str, tuple[str, str | None, dict[str, tuple[str, str]], list[str]
     "sso_CreateAutoMLJob": (
         "tagged",
         "carol@example.com",
-        from_project(BETA, f"{PERSON} carol")
-        | {
-            "Owner": ("carol@example.com", EVENT),
-            "Environment": ("Development", DEFAULTS),
-            "ML-Phase": ("Training", EVENT),
-        },
+        from_project(BETA, f"{PERSON} carol") | made("carol@example.com", "Training"),
         [],
     ),
     "sso_CreateNotebookInstance": (  # Environment=development is kept as it is
@@ -136,23 +119,13 @@ EXPECTED: dict[str, tuple[str, str | None, dict[str, tuple[str, str]], list[str]
     "iam-user_CreateEndpoint": (
         "tagged",
         "bob@example.com",
-        from_project(ALPHA, f"{PERSON} bob")
-        | {
-            "Owner": ("bob@example.com", EVENT),
-            "Environment": ("Development", DEFAULTS),
-            "ML-Phase": ("Inference", EVENT),
-        },
+        from_project(ALPHA, f"{PERSON} bob") | made("bob@example.com", "Inference"),
         [],
     ),
     "iam-user_CreateInferenceComponent": (
         "tagged",
         "bob@example.com",
-        from_project(ALPHA, f"{PERSON} bob")
-        | {
-            "Owner": ("bob@example.com", EVENT),
-            "Environment": ("Development", DEFAULTS),
-            "ML-Phase": ("Inference", EVENT),
-        },
+        from_project(ALPHA, f"{PERSON} bob") | made("bob@example.com", "Inference"),
         [],
     ),
     "role-session_CreateHyperParameterTuningJob": (  # the request set Environment
@@ -165,12 +138,7 @@ EXPECTED: dict[str, tuple[str, str | None, dict[str, tuple[str, str]], list[str]
     "role-session_CreateMonitoringSchedule": (
         "tagged",
         "erin@example.com",
-        from_project(GAMMA, f"{PERSON} erin")
-        | {
-            "Owner": ("erin@example.com", EVENT),
-            "Environment": ("Development", DEFAULTS),
-            "ML-Phase": ("Inference", EVENT),
-        },
+        from_project(GAMMA, f"{PERSON} erin") | made("erin@example.com", "Inference"),
         [],
     ),
     "ci-role_CreateModel": (
