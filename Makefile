@@ -9,7 +9,7 @@ SAM    := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 SAM_CLI_VERSION ?= 1.170.0
 CFN_LINT_VERSION ?= 1.58.0
 
-.PHONY: install tools lint test build clean
+.PHONY: install tools lint test build demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: lint build
 # sam build fetches the layer's arm64 wheels from PyPI; the result lands in .aws-sam/build.
 build: tools
 	PATH="$(PY313):$$PATH" $(SAM) build
+
+# A morning in an ML team, against the local emulator: no AWS account needed.
+demo: install
+	$(BIN)/python -m local.demo
 
 clean:
 	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache

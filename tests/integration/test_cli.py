@@ -12,6 +12,7 @@ import pytest
 from autotag import cli, registry
 from local.emulator import Emulator, Stack
 from tests.conftest import EVENTS, EXAMPLE_REGISTRY, load_event, seed_from_event
+from tests.unit.test_registry import ALLOWED, MISTAKES, POLICY
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +87,7 @@ def test_handle_prints_the_summary_and_tags(
 ) -> None:
     event = load_event("ci-role_CreatePipeline")
     seed_from_event(emulator, event)
-    assert cli.main(["handle", str(EVENTS / "ci-role_CreatePipeline.json")]) == 0
+    assert cli.main(["handle", str(EVENTS / "ci-role_CreatePipeline.json"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["status"] == "tagged"
     arn = summary["resourceArn"]
@@ -99,7 +100,8 @@ def test_handle_dry_run_writes_nothing(
 ) -> None:
     event = load_event("ci-role_CreatePipeline")
     seed_from_event(emulator, event)
-    assert cli.main(["handle", str(EVENTS / "ci-role_CreatePipeline.json"), "--dry-run"]) == 0
+    path = str(EVENTS / "ci-role_CreatePipeline.json")
+    assert cli.main(["handle", path, "--dry-run", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["status"] == "dry-run"
     assert emulator.sagemaker().list_tags(ResourceArn=summary["resourceArn"])["Tags"] == []
@@ -132,3 +134,81 @@ def test_handle_without_settings_names_the_variable(
     monkeypatch.delenv("NOTIFY_TOPIC_ARN", raising=False)
     assert cli.main(["handle", str(EVENTS / "ci-role_CreatePipeline.json")]) == 2
     assert "REGISTRY_TABLE" in capsys.readouterr().err
+
+
+def test_handle_shows_a_readable_summary(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_from_event(emulator, load_event("wrong-case_CreateTrainingJob"))
+    assert cli.main(["handle", str(EVENTS / "wrong-case_CreateTrainingJob.json")]) == 0
+    out = capsys.readouterr().out
+    assert "tagged" in out
+    assert "Gamma-Vision" in out
+    assert "resource tag 'project'" in out
+    assert "notified: bob@example.com" in out
+    assert "the key is 'Project'" in out
+
+
+def test_show_prints_what_the_table_holds(
+    stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert cli.main(["registry", "show", "--table", stack.registry_table]) == 0
+    out = capsys.readouterr().out
+    for expected in ("Alpha-NLP", "CC-3003", "github-mlops-deploy", "alice.smith", "Staging"):
+        assert expected in out
+
+
+def test_show_an_empty_table_says_so(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.create_table(emulator.dynamodb(), "empty")
+    assert cli.main(["registry", "show", "--table", "empty"]) == 2
+    assert "no registry is loaded" in capsys.readouterr().err
+
+
+def test_subscribe_every_person_once_with_a_filter(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["subscribe", "--table", stack.registry_table, "--topic", stack.topic_arn]
+    assert cli.main(args) == 0
+    sns = emulator.sns()
+
+    def email_subscriptions() -> dict[str, str]:
+        found = {}
+        for sub in sns.list_subscriptions_by_topic(TopicArn=stack.topic_arn)["Subscriptions"]:
+            if sub["Protocol"] == "email":
+                attributes = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+                found[sub["Endpoint"]] = attributes["Attributes"]["FilterPolicy"]
+        return found
+
+    first = email_subscriptions()
+    people = {"alice", "bob", "carol", "dave", "erin", "grace", "mlops"}
+    assert set(first) == {f"{name}@example.com" for name in people}
+    assert all(json.loads(policy) == {"recipient": [email]} for email, policy in first.items())
+    assert "7 new subscriptions" in capsys.readouterr().out
+
+    assert cli.main(args) == 0  # a second run changes nothing
+    assert email_subscriptions() == first
+    assert "0 new subscriptions, 7 already subscribed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", sorted(MISTAKES))
+def test_load_writes_nothing_for_each_kind_of_mistake(
+    case: str,
+    emulator: Emulator,
+    stack: Stack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text, expected = MISTAKES[case]
+    if case not in {"bad YAML", "empty file"}:
+        text = POLICY + ALLOWED + text
+    path = tmp_path / "registry.yaml"
+    path.write_text(text)
+    before = table_items(emulator, stack.registry_table)
+    assert cli.main(["registry", "load", str(path), "--table", stack.registry_table]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert all(line.startswith(f"error: {path}: ") for line in err.splitlines())
+    assert table_items(emulator, stack.registry_table) == before

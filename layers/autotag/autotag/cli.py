@@ -6,12 +6,12 @@ import argparse
 import json
 import os
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
 
 from autotag import aws, registry
 from autotag.settings import Mode, Settings, SettingsError
@@ -20,35 +20,60 @@ EXAMPLES = """\
 examples:
   autotag registry validate examples/registry.yaml
   autotag registry load examples/registry.yaml --table autotag-registry --create
+  autotag registry show --table autotag-registry
+  autotag subscribe --table autotag-registry --topic arn:aws:sns:us-east-1:123456789012:autotag
   REGISTRY_TABLE=autotag-registry NOTIFY_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:autotag \\
     autotag handle events/sso_CreateAutoMLJob.json --dry-run
 
-Every command honours AWS_ENDPOINT_URL (e.g. http://127.0.0.1:5000 for the local emulator).
+Every command honours AWS_ENDPOINT_URL (e.g. http://127.0.0.1:5000 for the local emulator,
+started with `python -m local.emulator`).
 """
+
+
+def console() -> Console:
+    """Plain output: no markup or highlighting in names and values from the registry."""
+    return Console(markup=False, highlight=False)
 
 
 class CommandError(Exception):
     """A mistake in what the operator asked for; printed as one line, exit status 2."""
 
 
-def _registry(path: str) -> registry.Registry:
-    return registry.read_file(path)
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    reg = _registry(args.file)
-    people = len({person.id for person in reg.people})
-    print(f"{args.file}: valid: {len(reg.projects)} projects, {people} people")
+    reg = registry.read_file(args.file)
+    console().print(f"{args.file}: valid: {len(reg.projects)} projects, {len(reg.people)} people")
     return 0
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    reg = _registry(args.file)
+    reg = registry.read_file(args.file)
     result = registry.sync_table(aws.dynamodb(), args.table, reg, create=args.create)
     created = " (table created)" if result.created else ""
-    print(
+    console().print(
         f"{args.table}{created}: wrote {result.written} items from {args.file}, "
         f"deleted {result.deleted} stale items"
+    )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from autotag.views import registry_tables  # noqa: PLC0415
+
+    for table in registry_tables(registry.read_table(aws.dynamodb(), args.table)):
+        console().print(table)
+    return 0
+
+
+def cmd_subscribe(args: argparse.Namespace) -> int:
+    from autotag.subscriptions import recipients, subscribe  # noqa: PLC0415
+
+    reg = registry.read_table(aws.dynamodb(), args.table)
+    result = subscribe(aws.sns(), args.topic, recipients(reg))
+    for email in result.created:
+        console().print(f"subscribed {email} (filter: recipient = {email})")
+    console().print(
+        f"{len(result.created)} new subscriptions, {len(result.kept)} already subscribed; "
+        "each address must confirm the e-mail AWS sends it"
     )
     return 0
 
@@ -63,8 +88,14 @@ def _read_event(path: str) -> Any:
         raise CommandError(f"{path}: line {error.lineno}: not valid JSON: {error.msg}") from None
 
 
+def _no_metrics(name: str, value: int = 1) -> None:
+    """Metrics are the Lambda's business; the CLI prints the summary instead."""
+    del name, value
+
+
 def cmd_handle(args: argparse.Namespace) -> int:
-    from autotag.tagger import Tagger  # noqa: PLC0415  (keeps `registry` commands light)
+    from autotag.tagger import Tagger  # noqa: PLC0415  (keeps the other commands light)
+    from autotag.views import summary_view  # noqa: PLC0415
 
     event = _read_event(args.event)
     env = dict(os.environ)
@@ -75,13 +106,11 @@ def cmd_handle(args: argparse.Namespace) -> int:
     settings = Settings.from_env(env)
     if args.dry_run:
         settings = replace(settings, mode=Mode.DRY_RUN)
-    counts: Counter[str] = Counter()
-
-    def count(name: str, value: int = 1) -> None:
-        counts[name] += value
-
-    summary = Tagger.from_settings(settings, count).handle(event)
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    summary = Tagger.from_settings(settings, _no_metrics).handle(event)
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        console().print(summary_view(summary))
     return 0
 
 
@@ -92,10 +121,10 @@ def parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = top.add_subparsers(dest="command", required=True)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    reg = commands.add_parser("registry", help="check and load the project registry")
-    reg_commands = reg.add_subparsers(dest="registry_command", required=True)
+    reg = commands.add_parser("registry", help="check, load and show the project registry")
+    reg_commands = reg.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
     validate = reg_commands.add_parser("validate", help="check a registry file, write nothing")
     validate.add_argument("file")
     validate.set_defaults(run=cmd_validate)
@@ -106,15 +135,27 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("--table", required=True, help="the registry DynamoDB table")
     load.add_argument("--create", action="store_true", help="create the table if it is missing")
     load.set_defaults(run=cmd_load)
+    show = reg_commands.add_parser("show", help="print the registry a table holds")
+    show.add_argument("--table", required=True, help="the registry DynamoDB table")
+    show.set_defaults(run=cmd_show)
 
     handle = commands.add_parser(
         "handle", help="run the Lambda's logic on a saved EventBridge event and print the summary"
     )
     handle.add_argument("event", help="an EventBridge event (JSON file)")
     handle.add_argument("--dry-run", action="store_true", help="decide and notify, write no tags")
+    handle.add_argument("--json", action="store_true", help="print the summary as JSON")
     handle.add_argument("--table", help="registry table (default: $REGISTRY_TABLE)")
     handle.add_argument("--topic", help="notification topic ARN (default: $NOTIFY_TOPIC_ARN)")
     handle.set_defaults(run=cmd_handle)
+
+    subscribe = commands.add_parser(
+        "subscribe",
+        help="subscribe every person's e-mail to the topic, filtered to their own messages",
+    )
+    subscribe.add_argument("--table", required=True, help="the registry DynamoDB table")
+    subscribe.add_argument("--topic", required=True, help="the notification topic ARN")
+    subscribe.set_defaults(run=cmd_subscribe)
     return top
 
 

@@ -144,10 +144,14 @@ def compose(
         for key in required
     }
     lines += _fix(call, suggested)
-    state = {Outcome.TAGGED: "tagged", Outcome.INCOMPLETE: "still incomplete"}.get(
-        outcome, "dry run"
-    )
-    subject = f"[autotag] {call.spec.kind} {call.resource_name} {state}: missing {missing}"
+    thing = f"{call.spec.kind} {call.resource_name}"
+    if outcome is Outcome.DRY_RUN:
+        subject = f"[autotag] (dry run) {thing} lacks {missing}"
+    elif plan.still_missing:
+        subject = f"[autotag] {thing} still lacks {', '.join(plan.still_missing)}"
+    else:
+        count = len(plan.missing_before)
+        subject = f"[autotag] Tagged {thing}: it lacked {count} required tag{'s' * (count > 1)}"
     subject = subject.encode("ascii", "replace").decode("ascii")
     if len(subject) > MAX_SUBJECT:
         subject = subject[: MAX_SUBJECT - 3] + "..."

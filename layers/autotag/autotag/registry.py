@@ -556,3 +556,31 @@ def sync_table(
     requests += [{"DeleteRequest": {"Key": {KEY_ATTRIBUTE: {"S": key}}}} for key in stale]
     _batch_write(client, table, requests)
     return SyncResult(written=len(items), deleted=len(stale), created=created)
+
+
+def read_table(client: DynamoDBClient, table: str) -> Registry:
+    """The registry a table holds (what `sync_table` wrote), for `registry show` and `subscribe`."""
+    if not table_exists(client, table):
+        raise RegistryError(table, ["the table does not exist"])
+    config: Config | None = None
+    projects: dict[str, ProjectEntry] = {}
+    people: dict[str, PersonEntry] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page.get("Items", []):
+            key = item[KEY_ATTRIBUTE]["S"]
+            if key == CONFIG_KEY:
+                config = config_from_item(item)
+            elif key.startswith(PROJECT_PREFIX):
+                project = project_from_item(item)
+                projects[project.name] = project
+            elif key.startswith(PERSON_PREFIX):
+                person = person_from_item(item)
+                people.setdefault(person.id, person)
+    if config is None:
+        raise RegistryError(table, ["no registry is loaded (use `autotag registry load`)"])
+    ordered = sorted(projects.values(), key=lambda project: project.name)
+    return Registry(config, {p.name: p for p in ordered}, sorted(people.values(), key=_by_id))
+
+
+def _by_id(person: PersonEntry) -> str:
+    return person.id.casefold()
