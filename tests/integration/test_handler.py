@@ -360,3 +360,56 @@ def test_without_a_loaded_registry_the_default_policy_applies(
     assert set(summary["added"]) == {"Owner", "ML-Phase"}
     assert summary["added"]["Owner"]["value"] == "bob"
     assert summary["recipient"] == "admin"
+
+
+def test_someone_using_a_mapped_role_is_still_the_owner(emulator: Emulator, stack: Stack) -> None:
+    event = load_event("ci-role_CreateModel")
+    identity = event["detail"]["userIdentity"]
+    identity["arn"] = identity["arn"].replace("/GitHubActions", "/zoe@example.com")
+    seed_from_event(emulator, event)
+    summary = run(event)
+    assert summary["principal"]["name"] == "zoe@example.com"
+    assert summary["added"]["Owner"]["value"] == "zoe@example.com"
+    # the role's registry entry still says which project pays
+    assert summary["added"]["Project"]["value"] == "Gamma-Vision"
+    assert summary["recipient"] == "zoe@example.com"
+
+
+def test_existing_values_the_policy_rejects_are_reported_to_the_creator(
+    emulator: Emulator, stack: Stack
+) -> None:
+    event = load_event("compliant_CreateTrainingJob")
+    for tag in event["detail"]["requestParameters"]["tags"]:
+        if tag["key"] == "Project":
+            tag["value"] = "No-Such"
+    before = seed_from_event(emulator, event)
+    summary = run(event)
+    assert summary["status"] == "incomplete"
+    assert summary["rejected"] == ["Project"]
+    assert tags_of(emulator, summary["resourceArn"]) == before  # kept as it is
+    notes = emulator.notifications(stack)
+    assert [(n.recipient, n.outcome) for n in notes] == [("carol@example.com", "incomplete")]
+
+
+def test_a_failed_write_does_not_lose_the_notification(
+    emulator: Emulator, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autotag.sagemaker import ResourceTags  # noqa: PLC0415
+
+    event = load_event("sso_CreateAutoMLJob")
+    seed_from_event(emulator, event)
+    real_add = ResourceTags.add
+    failures = iter([True])
+
+    def flaky_add(self: ResourceTags, arn: str, tags: dict[str, str]) -> None:
+        if next(failures, False):
+            raise ClientError({"Error": {"Code": "ThrottlingException"}}, "AddTags")
+        real_add(self, arn, tags)
+
+    monkeypatch.setattr(ResourceTags, "add", flaky_add)
+    with pytest.raises(ClientError):
+        run(event)  # Lambda retries the invocation
+    retried = run(event)
+    assert retried["status"] == "tagged"
+    notes = emulator.notifications(stack)
+    assert [n.recipient for n in notes] == ["carol@example.com", "carol@example.com"]

@@ -83,6 +83,16 @@ def test_rule_target_retries_and_has_a_dead_letter_queue() -> None:
     assert properties["RetryPolicy"]["MaximumRetryAttempts"] > 0
 
 
+def test_a_failed_invocation_lands_in_a_queue() -> None:
+    config = template.function_properties()["EventInvokeConfig"]
+    on_failure = config["DestinationConfig"]["OnFailure"]
+    assert on_failure == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]},
+    }
+    assert template.resources()["FailedEventsQueue"]["Type"] == "AWS::SQS::Queue"
+
+
 def test_iam_actions_are_exactly_what_the_code_declares() -> None:
     in_template = {action for s in statements() for action in actions_of(s)}
     assert in_template == DECLARED

@@ -143,3 +143,35 @@ def test_names_someone(session: str, expected: bool) -> None:
 )
 def test_other_identity_types(identity: dict[str, object], kind: PrincipalKind) -> None:
     assert who(identity, {}).kind is kind
+
+
+def test_a_service_acting_for_a_person_keeps_the_person() -> None:
+    call = parse(load_event("sso_CreateTransformJob"))
+    identity = dict(call.user_identity) | {"invokedBy": "cloudformation.amazonaws.com"}
+    principal = who(identity, call.request_tags)
+    assert principal.kind is PrincipalKind.SSO_USER
+    assert principal.name == "carol@example.com"
+
+
+def test_a_service_acting_with_an_anonymous_role_is_the_service() -> None:
+    identity = {
+        "type": "AssumedRole",
+        "arn": "arn:aws:sts::123456789012:assumed-role/Exec/SageMaker",
+        "sessionContext": {"sessionIssuer": {"userName": "Exec"}},
+        "invokedBy": "sagemaker.amazonaws.com",
+    }
+    principal = who(identity, {})
+    assert (principal.kind, principal.name) == (PrincipalKind.SERVICE, "sagemaker.amazonaws.com")
+
+
+@pytest.mark.parametrize(
+    "session",
+    [
+        "AWSCodeBuild-8f2c3a1e-1234-4cde-9abc-0123456789ab",
+        "terraform-20240601123000",
+        "GlueJobRunnerSession",
+        "SageMakerStudio",
+    ],
+)
+def test_tool_sessions_name_nobody(session: str) -> None:
+    assert not names_someone(session)

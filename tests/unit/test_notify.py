@@ -98,3 +98,31 @@ def test_recipient_fallbacks() -> None:
         "lead@example.com", PROJECT_OWNER
     )
     assert choose_recipient(anonymous, None, None) == Recipient(ADMIN, ADMIN)
+
+
+def test_rejected_existing_values_are_called_out() -> None:
+    call = parse(load_event("compliant_CreateTrainingJob"))
+    principal = who(call.user_identity, call.request_tags)
+    plan = TagPlan(
+        missing_before=(),
+        add={},
+        still_missing=(),
+        problems=(Problem("Project", "resource has unknown project 'Omega' from its own tag"),),
+        project=None,
+        rejected=("Project",),
+    )
+    existing = dict.fromkeys(REQUIRED, "x") | {"Project": "Omega"}
+    notice = compose(
+        call=call,
+        principal=principal,
+        plan=plan,
+        recipient=Recipient("carol@example.com", CREATOR),
+        outcome=Outcome.INCOMPLETE,
+        required=REQUIRED,
+        existing=existing,
+    )
+    assert "has tags whose values the tag policy rejects: Project." in notice.body
+    assert "Please correct: Project" in notice.body
+    assert '{"Key": "Project", "Value": "<Project>"},' in notice.body
+    assert "created without" not in notice.body
+    assert notice.subject.endswith("has tags to correct: Project")

@@ -175,3 +175,30 @@ def test_unreadable_file(tmp_path: object) -> None:
 def test_policy_keys_must_be_unique_ignoring_case() -> None:
     errors = errors_of("policy:\n  required: [Project, project]\n")
     assert any("repeats 'Project'" in error for error in errors)
+
+
+def test_values_that_look_like_numbers_stay_text() -> None:
+    reg = parse("projects:\n  - name: A\n    tags: {CostCenter: 0123, Team: '1:30'}\n")
+    assert reg.projects["A"].tags == {"CostCenter": "0123", "Team": "1:30"}
+    reg = parse("projects:\n  - name: A\n    tags: {CostCenter: 1:30}\n")
+    assert reg.projects["A"].tags["CostCenter"] == "1:30"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "people: [{id: a}]\npeople: [{id: b}]\n",
+        "projects:\n  - name: A\n    tags: {Team: x}\n    tags: {CostCenter: y}\n",
+    ],
+)
+def test_a_repeated_key_is_a_mistake_not_an_overwrite(text: str) -> None:
+    errors = errors_of(text)
+    assert any("duplicate key" in error and error.startswith("line ") for error in errors)
+
+
+def test_a_default_project_must_be_registered() -> None:
+    errors = errors_of("defaults: {Project: Nope}\nprojects: [{name: A}]\n")
+    assert any("defaults.Project: unknown project 'Nope'" in error for error in errors)
+    assert parse("defaults: {Project: A}\nprojects: [{name: A}]\n").config.defaults == {
+        "Project": "A"
+    }

@@ -100,10 +100,38 @@ def test_existing_unknown_project_is_reported_and_kept() -> None:
 
 
 def test_value_outside_allowed_is_reported_not_written() -> None:
-    result = plan(facts(person={"Environment": "prod"}))
+    result = plan(facts(person={"Environment": "prod"}, defaults={}))
     assert "Environment" not in result.add
     assert "Environment" in result.still_missing
     assert any("not one of" in p.message for p in result.problems)
+
+
+def test_a_rejected_answer_gives_way_to_the_next_source() -> None:
+    result = plan(
+        facts(
+            profile={"Project": "Alpha-NLP-old", "Environment": "dev"},
+            person={"Project": "Alpha-NLP"},
+        )
+    )
+    assert result.add["Project"].value == "Alpha-NLP"
+    assert result.add["Project"].source == "registry person"
+    assert result.add["CostCenter"].value == "CC-1001"
+    assert result.add["Environment"] == result.add["Environment"].__class__(
+        "Development", "registry defaults"
+    )
+    messages = [p.message for p in result.problems]
+    assert any("unknown project 'Alpha-NLP-old'" in m for m in messages)
+    assert any("'dev'" in m and "not one of" in m for m in messages)
+
+
+def test_existing_values_the_policy_rejects_make_the_resource_incomplete() -> None:
+    existing = dict.fromkeys(REQUIRED, "x") | {"Project": "Omega", "Environment": "prod"}
+    result = plan(facts(existing=existing))
+    assert result.add == {}
+    assert result.missing_before == ()
+    assert result.rejected == ("Project", "Environment")
+    assert not result.complete
+    assert result.needs_notice
 
 
 def test_allowed_value_in_another_case_is_written_in_the_allowed_spelling() -> None:

@@ -31,6 +31,10 @@ _ANONYMOUS_SESSIONS: Final = frozenset(
         "session",
         "terraform",
         "lambda",
+        "SageMakerStudio",
+        "GlueJobRunnerSession",
+        "AWSCodeBuild",
+        "AWSCodePipeline",
     )
 )
 _ANONYMOUS_PATTERNS: Final = (
@@ -39,6 +43,8 @@ _ANONYMOUS_PATTERNS: Final = (
     re.compile(r"^i-[0-9a-f]{8,17}$"),  # EC2 instance profile sessions
     re.compile(r"^[0-9]+$"),
     re.compile(r"^[0-9a-f-]{16,}$", re.I),  # UUIDs and hex ids
+    # a tool's name and a run id: AWSCodeBuild-8f2c3a1e-..., terraform-20240601123000
+    re.compile(r"^[A-Za-z][A-Za-z0-9]*[-_.](?=[0-9a-f-]*\d)[0-9a-f-]{8,}$", re.I),
 )
 
 
@@ -140,9 +146,8 @@ def who(user_identity: Mapping[str, Any], request_tags: Mapping[str, str]) -> Pr
     if profile_arn and "/" in profile_arn:
         return _studio_user(profile_arn.rsplit("/", 1)[-1], PROFILE_ARN_TAG, request_tags, role)
     invoked_by = _text(user_identity, "invokedBy")
-    if kind == "AWSService" or (invoked_by and invoked_by.endswith(".amazonaws.com")):
-        service = invoked_by or "aws-service"
-        return Principal(PrincipalKind.SERVICE, service, "invokedBy", role_name=role)
+    if kind == "AWSService":
+        return Principal(PrincipalKind.SERVICE, invoked_by or "aws-service", "AWS service")
     if kind == "IAMUser":
         user = _text(user_identity, "userName") or arn.rsplit("/", 1)[-1]
         if user:
@@ -162,6 +167,8 @@ def who(user_identity: Mapping[str, Any], request_tags: Mapping[str, str]) -> Pr
             return Principal(
                 PrincipalKind.ROLE_SESSION, session, "role session", (session, role), email, role
             )
+        if invoked_by:  # a service acting with a role that names nobody
+            return Principal(PrincipalKind.SERVICE, invoked_by, "invokedBy", role_name=role)
         return Principal(PrincipalKind.ROLE, role, "role", (role,), role_name=role)
     if kind == "FederatedUser":
         user = (_text(user_identity, "principalId") or "").rsplit(":", 1)[-1]

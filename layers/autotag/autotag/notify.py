@@ -108,15 +108,19 @@ def compose(
 ) -> Notice:
     """The message for one resource. Pure."""
     what = f"SageMaker {_kind_words(call)} {call.resource_name!r}"
-    missing = ", ".join(plan.missing_before)
     by = f"{principal.name} ({principal.via})"
     lines: list[str] = []
     if recipient.role == ADMIN:
         lines += [f"Nobody with a known e-mail address created {what}; it was {by}.", ""]
     elif recipient.role == PROJECT_OWNER:
         lines += [f"You own the project of {what}; its creator {by} has no known e-mail.", ""]
+    if plan.missing_before:
+        missing = ", ".join(plan.missing_before)
+        lines.append(f"{what} was created without these required cost-allocation tags: {missing}.")
+    if plan.rejected:
+        rejected = ", ".join(plan.rejected)
+        lines.append(f"{what} has tags whose values the tag policy rejects: {rejected}.")
     lines += [
-        f"{what} was created without these required cost-allocation tags: {missing}.",
         f"Resource: {call.resource.arn}",
         f"Created: {call.event_time or 'unknown time'} by {by}",
         "",
@@ -131,31 +135,50 @@ def compose(
         ]
         lines.append("")
     if plan.still_missing:
-        lines += [
-            f"Still missing, please add: {', '.join(plan.still_missing)}",
-            "",
-        ]
+        lines += [f"Still missing, please add: {', '.join(plan.still_missing)}", ""]
+    if plan.rejected:
+        lines += [f"Please correct: {', '.join(plan.rejected)}", ""]
     if plan.problems:
         lines.append("Problems found:")
         lines += [f"  - {problem.key}: {problem.message}" for problem in plan.problems]
         lines.append("")
-    suggested = {
-        key: existing.get(key) or (plan.add[key].value if key in plan.add else f"<{key}>")
-        for key in required
-    }
-    lines += _fix(call, suggested)
+    lines += _fix(call, _suggested(plan, required, existing))
+    return Notice(
+        recipient.address, outcome, _subject(call, plan, outcome), "\n".join(lines) + "\n"
+    )
+
+
+def _suggested(
+    plan: TagPlan, required: tuple[str, ...], existing: Mapping[str, str]
+) -> dict[str, str]:
+    """The value to pass next time for each required key; `<Key>` where nobody knows."""
+    suggested: dict[str, str] = {}
+    for key in required:
+        if key in plan.add:
+            suggested[key] = plan.add[key].value
+        elif key in existing and key not in plan.rejected:
+            suggested[key] = existing[key]
+        else:
+            suggested[key] = f"<{key}>"
+    return suggested
+
+
+def _subject(call: CreateCall, plan: TagPlan, outcome: Outcome) -> str:
     thing = f"{call.spec.kind} {call.resource_name}"
     if outcome is Outcome.DRY_RUN:
-        subject = f"[autotag] (dry run) {thing} lacks {missing}"
+        keys = ", ".join(plan.missing_before or plan.rejected)
+        subject = f"[autotag] (dry run) {thing} needs {keys}"
     elif plan.still_missing:
         subject = f"[autotag] {thing} still lacks {', '.join(plan.still_missing)}"
+    elif plan.rejected:
+        subject = f"[autotag] {thing} has tags to correct: {', '.join(plan.rejected)}"
     else:
         count = len(plan.missing_before)
         subject = f"[autotag] Tagged {thing}: it lacked {count} required tag{'s' * (count > 1)}"
     subject = subject.encode("ascii", "replace").decode("ascii")
     if len(subject) > MAX_SUBJECT:
         subject = subject[: MAX_SUBJECT - 3] + "..."
-    return Notice(recipient.address, outcome, subject, "\n".join(lines) + "\n")
+    return subject
 
 
 class Notifier:

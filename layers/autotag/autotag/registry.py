@@ -97,7 +97,7 @@ class _Checker:
         self.errors.append(f"{where}: {message}")
 
     def mapping(self, value: Any, where: str, keys: frozenset[str] | None) -> dict[str, Any]:
-        if value is None:
+        if value is None or value == "":
             return {}
         if not isinstance(value, dict):
             self.fail(where, f"expected a mapping, found {type(value).__name__}")
@@ -111,7 +111,7 @@ class _Checker:
             self.fail(where, f"unknown field {unknown!r} (expected one of {sorted(keys)})")
 
     def items(self, value: Any, where: str) -> list[Any]:
-        if value is None:
+        if value is None or value == "":
             return []
         if not isinstance(value, list):
             self.fail(where, f"expected a list, found {type(value).__name__}")
@@ -292,9 +292,9 @@ def _people(
 def parse_document(doc: Any, source: str = "registry") -> Registry:
     """Validate a parsed registry document; raise RegistryError listing every mistake."""
     check = _Checker()
-    top = check.mapping(doc, "registry", _TOP_KEYS) if doc is not None else {}
-    if doc is None:
+    if doc is None or doc == "":
         check.fail("registry", "the file is empty")
+    top = check.mapping(doc, "registry", _TOP_KEYS)
     policy = check.policy(top.get("policy"))
     defaults = check.tags(top.get("defaults"), "defaults")
 
@@ -308,17 +308,40 @@ def parse_document(doc: Any, source: str = "registry") -> Registry:
         projects[project.name] = project
 
     people = _people(check, check.items(top.get("people"), "people"), projects)
+    default_project = defaults.get(PROJECT_KEY)
+    if default_project is not None and default_project not in projects:
+        check.fail(f"defaults.{PROJECT_KEY}", f"unknown project {default_project!r}")
 
     if check.errors:
         raise RegistryError(source, check.errors)
     return Registry(Config(policy, defaults), projects, people)
 
 
-def parse_text(text: str, source: str = "registry") -> Registry:
+def _load_yaml(text: str) -> Any:
+    """YAML with every scalar read as text (`CostCenter: 0123` stays "0123", `1:30` stays
+    "1:30") and a repeated key an error rather than a silent overwrite."""
     import yaml  # noqa: PLC0415  (only the CLI reads YAML; the Lambda never imports it)
 
+    class StrictLoader(yaml.BaseLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506  (BaseLoader builds no objects)
+
+
+def parse_text(text: str, source: str = "registry") -> Registry:
+    import yaml  # noqa: PLC0415
+
     try:
-        doc = yaml.safe_load(text)
+        doc = _load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the file"
@@ -471,11 +494,12 @@ class RegistryReader:
     def is_loaded(self) -> bool:
         return self._get(CONFIG_KEY) is not None
 
-    def person(self, keys: Iterable[str]) -> PersonEntry | None:
+    def person(self, keys: Iterable[str]) -> tuple[PersonEntry, str] | None:
+        """The first entry found under `keys`, and the key that found it."""
         for key in keys:
             item = self._get(PERSON_PREFIX + key.casefold())
             if item is not None:
-                return person_from_item(item)
+                return person_from_item(item), key
         return None
 
     def project(self, name: str) -> ProjectEntry | None:

@@ -82,10 +82,16 @@ class TagPlan:
     still_missing: tuple[str, ...]
     problems: tuple[Problem, ...]
     project: ProjectEntry | None  # the registered project the resource belongs to
+    rejected: tuple[str, ...] = ()  # required keys whose existing value the policy rejects
 
     @property
     def complete(self) -> bool:
-        return not self.still_missing
+        return not self.still_missing and not self.rejected
+
+    @property
+    def needs_notice(self) -> bool:
+        """The creator should hear about it: a key was missing or holds a rejected value."""
+        return bool(self.missing_before or self.rejected)
 
     def tags_to_write(self) -> dict[str, str]:
         return {key: added.value for key, added in self.add.items()}
@@ -117,6 +123,7 @@ class _Planner:
         self.policy = facts.policy
         self.add: dict[str, Added] = {}
         self.missing: list[str] = []
+        self.rejected: list[str] = []
         self.problems: list[Problem] = []
         self.project: ProjectEntry | None = None
 
@@ -164,27 +171,35 @@ class _Planner:
             self.problems.append(Problem(key, message))
         return allowed
 
+    def answers(self, key: str) -> list[tuple[str, str]]:
+        """Every (value, source) offered for a missing key, in precedence order: a wrong-cased
+        key on the resource first, then the sources."""
+        existing = self.facts.existing
+        found: list[tuple[str, str]] = []
+        for other in sorted(k for k in existing if k.casefold() == key.casefold()):
+            self.problems.append(Problem(key, f"the resource has {other!r}: the key is {key!r}"))
+            found.append((existing[other], f"resource tag {other!r}"))
+        found += [(s.tags[key], s.label) for s in self.sources() if s.tags.get(key)]
+        return found
+
     def resolve(self, key: str) -> None:
         existing = self.facts.existing
         if key in existing:
             value = self.check(key, existing[key], "its own tag", existing=True)
-            if key == PROJECT_KEY and value is not None:
+            if value is None:
+                self.rejected.append(key)
+            elif key == PROJECT_KEY:
                 self.project = self.facts.projects[value]
             return
-        wrong_case = sorted(k for k in existing if k.casefold() == key.casefold())
-        if wrong_case:
-            found = wrong_case[0]
-            self.problems.append(Problem(key, f"the resource has {found!r}: the key is {key!r}"))
-            answer: tuple[str, str] | None = (existing[found], f"resource tag {found!r}")
-        else:
-            answer = next(((s.tags[key], s.label) for s in self.sources() if s.tags.get(key)), None)
-        value = self.check(key, *answer, existing=False) if answer else None
-        if answer is None or value is None:
-            self.missing.append(key)
-            return
-        self.add[key] = Added(value, answer[1])
-        if key == PROJECT_KEY:
-            self.project = self.facts.projects[value]
+        # First valid answer wins; each rejected one is reported.
+        for offered, source in self.answers(key):
+            value = self.check(key, offered, source, existing=False)
+            if value is not None:
+                self.add[key] = Added(value, source)
+                if key == PROJECT_KEY:
+                    self.project = self.facts.projects[value]
+                return
+        self.missing.append(key)
 
     def make_room(self) -> None:
         room = MAX_TAGS - counted_tags(self.facts.existing)
@@ -211,4 +226,5 @@ def plan(facts: Facts) -> TagPlan:
         still_missing=tuple(key for key in required if key in planner.missing),
         problems=tuple(planner.problems),
         project=planner.project,
+        rejected=tuple(key for key in required if key in planner.rejected),
     )

@@ -24,23 +24,40 @@ from autotag.settings import Mode, Settings
 from autotag.studio import StudioProfiles
 
 
-def owner_of(principal: Principal, person: PersonEntry | None) -> str | None:
-    """`Owner`: the person's e-mail, else their name. Roles and services own nothing."""
-    if person is not None:
-        return person.email or person.id
-    if principal.is_person:
-        return principal.email or principal.name
-    return None
+@dataclass(frozen=True)
+class Creator:
+    """The principal and the registry entry found for them."""
 
+    principal: Principal
+    entry: PersonEntry | None = None
+    own: bool = False  # the entry is the principal's own, not the role they used
 
-def _person_tags(person: PersonEntry | None) -> dict[str, str]:
-    if person is None:
-        return {}
-    return {**person.tags, **({PROJECT_KEY: person.project} if person.project else {})}
+    @property
+    def person(self) -> PersonEntry | None:
+        """The registry entry when it describes the principal themself."""
+        return self.entry if self.own else None
+
+    @property
+    def owner(self) -> str | None:
+        """`Owner`: the person's e-mail, else their name. Roles and services own nothing,
+        unless the registry maps the role (a CI pipeline)."""
+        if self.person is not None:
+            return self.person.email or self.person.id
+        if self.principal.is_person:
+            return self.principal.email or self.principal.name
+        return None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The registry entry's tags and default project (a role's apply to its users too)."""
+        entry = self.entry
+        if entry is None:
+            return {}
+        return {**entry.tags, **({PROJECT_KEY: entry.project} if entry.project else {})}
 
 
 def _status(plan: TagPlan, mode: Mode) -> str:
-    if not plan.missing_before:
+    if not plan.needs_notice:
         return "compliant"
     if mode is Mode.DRY_RUN:
         return Outcome.DRY_RUN.value
@@ -79,16 +96,25 @@ class Tagger:
             return {"status": "skipped", "reason": skip.reason}
         return self.tag(call)
 
-    def gather(self, call: CreateCall, principal: Principal) -> tuple[Facts, PersonEntry | None]:
+    def creator(self, principal: Principal) -> Creator:
+        found = self.registry.person(principal.lookup_keys)
+        if found is None:
+            return Creator(principal)
+        entry, key = found
+        return Creator(principal, entry, own=key.casefold() == principal.lookup_keys[0].casefold())
+
+    def gather(self, call: CreateCall, creator: Creator) -> Facts:
         """Read everything the decision needs: the resource, the registry, the Studio profile."""
+        principal = creator.principal
         existing = self.resources.read(call.resource.arn)
         config = self.registry.config()
-        person = self.registry.person(principal.lookup_keys)
         profile = self.studio.lookup(principal)
         profile_tags = dict(profile.tags) if profile else {}
-        person_tags = _person_tags(person)
+        person_tags = creator.tags
         parent: dict[str, str] = {}  # lineage (parent-resource tags) plugs in here
-        names = resolve.candidate_projects([existing, parent, profile_tags, person_tags])
+        names = resolve.candidate_projects(
+            [existing, parent, profile_tags, person_tags, config.defaults]
+        )
         projects = {name: entry for name in names if (entry := self.registry.project(name))}
         facts = Facts(
             policy=config.policy,
@@ -97,29 +123,28 @@ class Tagger:
             profile=profile_tags,
             profile_detail=principal.profile_name or "",
             person=person_tags,
-            person_detail=person.id if person else "",
-            event=resolve.event_tags(call.spec.phase.value, owner_of(principal, person)),
+            person_detail=creator.entry.id if creator.entry else "",
+            event=resolve.event_tags(call.spec.phase.value, creator.owner),
             defaults=config.defaults,
             projects=projects,
         )
         if profile is not None and profile.note:
             logger.info("no user-profile tags", extra={"note": profile.note})
-        return facts, person
+        return facts
 
     def tag(self, call: CreateCall) -> dict[str, Any]:
         principal = who(call.user_identity, call.request_tags)
-        facts, person = self.gather(call, principal)
+        creator = self.creator(principal)
+        facts = self.gather(call, creator)
         plan = resolve.plan(facts)
         mode = self.settings.mode
-        if plan.add and mode is Mode.ENFORCE:
-            self.resources.add(call.resource.arn, plan.tags_to_write())
-            self.count("ResourcesTagged")
-            self.count("TagsAdded", len(plan.add))
         status = _status(plan, mode)
         recipient = None
-        if plan.missing_before:
+        # Tell first, then write: if the write fails, the retried invocation still finds the
+        # keys missing and tells again, rather than finding them present and telling nobody.
+        if plan.needs_notice:
             outcome = Outcome(status)
-            target = choose_recipient(principal, person, plan.project)
+            target = choose_recipient(principal, creator.person, plan.project)
             notice = compose(
                 call=call,
                 principal=principal,
@@ -132,8 +157,12 @@ class Tagger:
             self.notifier.send(notice)
             self.count("NotificationsSent")
             recipient = notice.recipient
-        self.count({"compliant": "ResourcesCompliant"}.get(status, "ResourcesMissingTags"))
-        if plan.still_missing:
+        if plan.add and mode is Mode.ENFORCE:
+            self.resources.add(call.resource.arn, plan.tags_to_write())
+            self.count("ResourcesTagged")
+            self.count("TagsAdded", len(plan.add))
+        self.count("ResourcesCompliant" if status == "compliant" else "ResourcesMissingTags")
+        if not plan.complete:
             self.count("ResourcesIncomplete")
         summary = summarize(
             call=call, principal=principal, plan=plan, status=status, recipient=recipient, mode=mode
@@ -167,6 +196,7 @@ def summarize(
         "missingBefore": list(plan.missing_before),
         "added": _added(plan),
         "missing": list(plan.still_missing),
+        "rejected": list(plan.rejected),
         "problems": [{"key": p.key, "message": p.message} for p in plan.problems],
         "notified": recipient is not None,
         "recipient": recipient,
