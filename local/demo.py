@@ -24,6 +24,7 @@ from rich.text import Text
 
 from autotag import cli, registry
 from autotag.events import BY_NAME
+from autotag.tagger import LocalContext
 from autotag.views import (
     before_after,
     notification_panel,
@@ -224,14 +225,6 @@ class Tally:
         )
 
 
-class FakeContext:
-    function_name = "sagemaker-autotag-TagOnCreateFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
-    aws_request_id = "demo"
-
-
 def _tags_of(client: SageMakerClient, arn: str) -> dict[str, str]:
     listed = client.list_tags(ResourceArn=arn, MaxResults=100)["Tags"]
     return {tag["Key"]: tag.get("Value", "") for tag in listed}
@@ -285,7 +278,7 @@ def play(
             continue
         arn = detail["responseElements"][BY_NAME[detail["eventName"]].arn_field]
         before = _tags_of(reader, arn)
-        summary = handler(event, FakeContext())
+        summary = handler(event, LocalContext())
         after = _tags_of(reader, arn)
         if summary["status"] == "skipped":
             tally.failures.append(f"{step.time} {detail['eventName']}: {summary['reason']}")

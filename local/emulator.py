@@ -25,6 +25,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from autotag import registry
+from autotag.tagger import STATE_EXPIRY, STATE_KEY
 from local import sagemaker_gaps
 
 if TYPE_CHECKING:
@@ -49,10 +50,19 @@ class Stack:
     registry_table: str
     topic_arn: str
     inbox_url: str  # an SQS queue subscribed to the topic, to read what people receive
+    state_table: str
+    dead_letter_url: str  # the rule's dead-letter queue
+    failed_events_url: str  # the function's on-failure destination
 
     def environ(self) -> dict[str, str]:
         """The function's environment variables, as template.yaml sets them."""
-        return {"REGISTRY_TABLE": self.registry_table, "NOTIFY_TOPIC_ARN": self.topic_arn}
+        return {
+            "REGISTRY_TABLE": self.registry_table,
+            "NOTIFY_TOPIC_ARN": self.topic_arn,
+            "STATE_TABLE": self.state_table,
+            "ALLOWED_ACCOUNTS": ACCOUNT,
+            "ALLOWED_REGIONS": REGION,
+        }
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,18 @@ class Emulator:
         dynamodb = self.dynamodb()
         if not registry.table_exists(dynamodb, table):
             registry.create_table(dynamodb, table)
+        state = f"{name}-state"
+        if not registry.table_exists(dynamodb, state):
+            dynamodb.create_table(
+                TableName=state,
+                AttributeDefinitions=[{"AttributeName": STATE_KEY, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": STATE_KEY, "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            dynamodb.update_time_to_live(
+                TableName=state,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_EXPIRY},
+            )
         topic_arn = self.sns().create_topic(Name=f"{name}-notifications")["TopicArn"]
         sqs = self.sqs()
         inbox_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
@@ -153,7 +175,14 @@ class Emulator:
             "Attributes"
         ]["QueueArn"]
         self.sns().subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
-        return Stack(table, topic_arn, inbox_url)
+        return Stack(
+            registry_table=table,
+            topic_arn=topic_arn,
+            inbox_url=inbox_url,
+            state_table=state,
+            dead_letter_url=sqs.create_queue(QueueName=f"{name}-dead-letter")["QueueUrl"],
+            failed_events_url=sqs.create_queue(QueueName=f"{name}-failed-events")["QueueUrl"],
+        )
 
     def notifications(self, stack: Stack) -> list[Notification]:
         """Drain the inbox: every notification published since the last call."""

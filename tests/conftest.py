@@ -96,16 +96,10 @@ def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
     app.tagger.cache_clear()
 
 
-class FakeContext:
-    """The parts of the Lambda context Powertools reads."""
+def FakeContext() -> Any:  # noqa: N802  (reads like the class it stands for)
+    from autotag.tagger import LocalContext  # noqa: PLC0415
 
-    function_name = "sagemaker-autotag-TagOnCreateFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = (
-        "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-autotag-TagOnCreateFunction"
-    )
-    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    return LocalContext(function_name="sagemaker-autotag-TagOnCreateFunction")
 
 
 def seed_from_event(emulator: Emulator, event: dict[str, Any]) -> dict[str, str]:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
+import boto3
+import botocore.endpoint
 import pytest
 from botocore.exceptions import ClientError
 
 from app import lambda_handler
 from local.emulator import Emulator, Stack
+from local.faults import Faults
 from tests.conftest import (
     ApiCalls,
     FakeContext,
@@ -315,16 +321,136 @@ def test_the_same_event_twice_writes_and_notifies_once(emulator: Emulator, stack
     first = run(event)
     tags = tags_of(emulator, first["resourceArn"])
     second = run(event)
-    assert second["status"] == "compliant"
-    assert second["added"] == {}
+    assert second == first | {"duplicate": True}
     assert tags_of(emulator, first["resourceArn"]) == tags
     assert len(emulator.notifications(stack)) == 1
 
 
-def test_an_aws_error_raises_so_lambda_retries(stack: Stack) -> None:
-    event = load_event("iam-user_CreateEndpoint")  # the resource was never created
-    with pytest.raises(ClientError, match="ValidationException"):
+def test_the_same_resource_from_another_event_is_compliant(
+    emulator: Emulator, stack: Stack
+) -> None:
+    event = load_event("sso_CreateAutoMLJob")
+    seed_from_event(emulator, event)
+    run(event)
+    event["detail"]["eventID"] = "another-delivery-path"
+    again = run(event)
+    assert again["status"] == "compliant"
+    assert "duplicate" not in again
+    assert len(emulator.notifications(stack)) == 1
+
+
+def test_a_deleted_resource_is_gone_without_retry(emulator: Emulator, stack: Stack) -> None:
+    event = load_event("iam-user_CreateEndpoint")  # from 2024: long visible, if it existed
+    summary = run(event)
+    assert summary["status"] == "gone"
+    assert summary["notified"] is False
+    assert emulator.notifications(stack) == []
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch, api_calls: ApiCalls) -> Iterator[list[Faults]]:
+    """Install Faults on the handler's clients; botocore's backoff does not really sleep."""
+    import app  # noqa: PLC0415
+
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=lambda _: None))
+    installed: list[Faults] = []
+    app.tagger.cache_clear()
+    assert boto3.DEFAULT_SESSION is not None
+    yield installed
+    for fault in installed:
+        fault.uninstall(boto3.DEFAULT_SESSION.events)
+    app.tagger.cache_clear()
+
+
+def inject(installed: list[Faults], fault: Faults) -> Faults:
+    assert boto3.DEFAULT_SESSION is not None
+    fault.install(boto3.DEFAULT_SESSION.events)
+    installed.append(fault)
+    return fault
+
+
+def fresh(event: dict[str, Any], seconds_ago: float = 5) -> dict[str, Any]:
+    created = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    event["detail"]["eventTime"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
+def test_an_aws_error_raises_so_lambda_retries(
+    emulator: Emulator, stack: Stack, faults: list[Faults]
+) -> None:
+    event = load_event("iam-user_CreateEndpoint")
+    seed_from_event(emulator, event)
+    denied = inject(faults, Faults(frozenset({"sagemaker.ListTags"}), code="AccessDeniedException"))
+    with pytest.raises(ClientError, match="AccessDeniedException"):
         run(event)
+    assert denied.sent["sagemaker.ListTags"] == 1  # botocore does not retry a denial
+    assert emulator.notifications(stack) == []
+
+
+def test_a_resource_not_yet_visible_is_waited_for(
+    emulator: Emulator, stack: Stack, faults: list[Faults]
+) -> None:
+    import app  # noqa: PLC0415
+
+    event = fresh(load_event("iam-user_CreateEndpoint"))
+    seed_from_event(emulator, event)
+    hidden = inject(
+        faults, Faults(frozenset({"sagemaker.ListTags"}), code="ValidationException", limit=2)
+    )
+    waits: list[float] = []
+    app.tagger().sleep = waits.append
+    summary = run(event)
+    assert summary["status"] == "tagged"
+    assert hidden.failed["sagemaker.ListTags"] == 2
+    assert waits == [0.5, 1.0]
+
+
+def test_a_resource_that_stays_invisible_fails_the_invocation(
+    emulator: Emulator, stack: Stack, faults: list[Faults]
+) -> None:
+    import app  # noqa: PLC0415
+    from autotag.tagger import ResourceNotVisibleError  # noqa: PLC0415
+
+    event = fresh(load_event("iam-user_CreateEndpoint"))  # never created
+    waits: list[float] = []
+    app.tagger().sleep = waits.append
+    with pytest.raises(ResourceNotVisibleError, match="not visible"):
+        run(event)
+    assert sum(waits) <= 5  # short and bounded
+    assert emulator.notifications(stack) == []
+    # Lambda retries minutes later: the failed attempt left no idempotency record behind, and
+    # a resource still missing past the grace period was deleted.
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    app.tagger().clock = lambda: later
+    assert run(event)["status"] == "gone"
+
+
+def test_rejected_tags_raise_with_the_reason_and_are_not_retried(
+    emulator: Emulator, stack: Stack, faults: list[Faults]
+) -> None:
+    from autotag.sagemaker import TagsRejectedError  # noqa: PLC0415
+
+    event = load_event("iam-user_CreateEndpoint")
+    seed_from_event(emulator, event)
+    denied = inject(faults, Faults(frozenset({"sagemaker.AddTags"}), code="AccessDeniedException"))
+    with pytest.raises(TagsRejectedError, match="ManagedTagKeys"):
+        run(event)
+    assert denied.sent["sagemaker.AddTags"] == 1
+
+
+def test_events_from_another_account_or_region_are_refused(
+    emulator: Emulator, stack: Stack
+) -> None:
+    event = load_event("iam-user_CreateEndpoint")
+    seed_from_event(emulator, event)
+    event["account"] = "999999999999"
+    summary = run(event)
+    assert summary["status"] == "skipped"
+    assert "999999999999" in summary["reason"]
+    event = load_event("iam-user_CreateEndpoint")
+    event["detail"]["awsRegion"] = "eu-west-1"
+    assert "eu-west-1" in run(event)["reason"]
+    assert emulator.notifications(stack) == []
 
 
 def test_registry_reads_are_cached_in_the_warm_container(

@@ -12,10 +12,12 @@ from autotag.notify import Notifier
 from autotag.registry import RegistryReader
 from autotag.sagemaker import ResourceTags
 from autotag.studio import StudioProfiles
+from autotag.tagger import STATE_EXPIRY, STATE_KEY, Tagger
 from local import template
 from tests.conftest import corpus_names, load_event
 
 DECLARED = {
+    *Tagger.permissions,
     *ResourceTags.permissions,
     *StudioProfiles.permissions,
     *RegistryReader.permissions,
@@ -152,3 +154,23 @@ def test_topic_is_encrypted_and_admin_mail_is_optional() -> None:
     subscription = template.resources()["AdminSubscription"]
     assert subscription["Condition"] == "HasAdminEmail"
     assert subscription["Properties"]["FilterPolicy"] == {"recipient": ["admin"]}
+
+
+def test_state_table_keys_and_expiry_match_the_code() -> None:
+    table = template.resources()["StateTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": STATE_KEY, "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": STATE_EXPIRY, "Enabled": True}
+    variables = template.function_properties()["Environment"]["Variables"]
+    assert variables["STATE_TABLE"] == {"Ref": "StateTable"}
+
+
+def test_retries_of_one_call_fit_inside_the_function_timeout() -> None:
+    from autotag import aws  # noqa: PLC0415
+
+    timeout = template.load()["Globals"]["Function"]["Timeout"]
+    config: Any = aws.CLIENT_CONFIG
+    assert config.retries["mode"] in {"standard", "adaptive"}
+    worst = aws.worst_case_call_seconds(
+        config.retries["total_max_attempts"], config.connect_timeout, config.read_timeout
+    )
+    assert worst < timeout

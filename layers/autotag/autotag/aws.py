@@ -13,11 +13,26 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sns import SNSClient
 
+ATTEMPTS: Final = 3  # in all, the first try included
+CONNECT_TIMEOUT: Final = 2.0
+READ_TIMEOUT: Final = 5.0
 CLIENT_CONFIG: Final = Config(
-    retries={"mode": "standard", "max_attempts": 5},
-    connect_timeout=3,
-    read_timeout=10,
+    retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+    connect_timeout=CONNECT_TIMEOUT,
+    read_timeout=READ_TIMEOUT,
 )
+# botocore's standard mode waits rand(0,1) * min(2**i, 20) s before retry i (more if AWS sends
+# x-amz-retry-after, at most 5 s more) and retries throttling and transient errors only.
+MAX_BACKOFF: Final = 20.0
+RETRY_AFTER_EXTRA: Final = 5.0
+
+
+def worst_case_call_seconds(
+    attempts: int = ATTEMPTS, connect: float = CONNECT_TIMEOUT, read: float = READ_TIMEOUT
+) -> float:
+    """The longest one API call can take, every attempt timing out and every wait maximal."""
+    waits = sum(min(2.0**i, MAX_BACKOFF) + RETRY_AFTER_EXTRA for i in range(attempts - 1))
+    return attempts * (connect + read) + waits
 
 
 def sagemaker() -> SageMakerClient:

@@ -94,7 +94,7 @@ def _no_metrics(name: str, value: int = 1) -> None:
 
 
 def cmd_handle(args: argparse.Namespace) -> int:
-    from autotag.tagger import Tagger  # noqa: PLC0415  (keeps the other commands light)
+    from autotag.tagger import LocalContext, Tagger  # noqa: PLC0415  (the others stay light)
     from autotag.views import summary_view  # noqa: PLC0415
 
     event = _read_event(args.event)
@@ -106,7 +106,7 @@ def cmd_handle(args: argparse.Namespace) -> int:
     settings = Settings.from_env(env)
     if args.dry_run:
         settings = replace(settings, mode=Mode.DRY_RUN)
-    summary = Tagger.from_settings(settings, _no_metrics).handle(event)
+    summary = Tagger.from_settings(settings, _no_metrics).handle(event, LocalContext())  # type: ignore[arg-type]
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:

@@ -105,6 +105,12 @@ class FailedCallError(SkipEventError):
     metric = "EventsFailedCall"
 
 
+class ForeignEventError(SkipEventError):
+    """An event from an account or Region this deployment does not serve."""
+
+    metric = "EventsForeign"
+
+
 @dataclass(frozen=True)
 class ResourceArn:
     arn: str
@@ -133,6 +139,8 @@ class CreateCall:
     request_tags: Mapping[str, str]
     user_identity: Mapping[str, Any]
     event_time: str = ""
+    accounts: frozenset[str] = frozenset()  # every account the event names
+    regions: frozenset[str] = frozenset()  # every Region the event names
 
     @property
     def event_name(self) -> str:
@@ -205,4 +213,21 @@ def parse(event: Any) -> CreateCall:
         request_tags=request_tags(params),
         user_identity=identity,
         event_time=str(detail.get("eventTime", "")),
+        accounts=_named(
+            resource.account, envelope.get("account"), detail.get("recipientAccountId")
+        ),
+        regions=_named(resource.region, envelope.get("region"), detail.get("awsRegion")),
     )
+
+
+def _named(*values: Any) -> frozenset[str]:
+    return frozenset(str(value) for value in values if value)
+
+
+def check_origin(call: CreateCall, accounts: frozenset[str], regions: frozenset[str]) -> None:
+    """Refuse an event that names an account or Region outside the allow-lists (empty: any)."""
+    foreign_accounts = sorted(call.accounts - accounts) if accounts else []
+    foreign_regions = sorted(call.regions - regions) if regions else []
+    if foreign_accounts or foreign_regions:
+        named = ", ".join(foreign_accounts + foreign_regions)
+        raise ForeignEventError(f"{call.event_name} names {named}, outside this deployment")

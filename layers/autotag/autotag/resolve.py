@@ -73,6 +73,7 @@ class Facts:
     event: Mapping[str, str] = field(default_factory=dict)  # ML-Phase, Owner
     defaults: Mapping[str, str] = field(default_factory=dict)
     projects: Mapping[str, ProjectEntry] = field(default_factory=dict)  # known candidates
+    writable: frozenset[str] = frozenset()  # keys the function may write; empty: any
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,12 @@ class _Planner:
                 self.rejected.append(key)
             elif key == PROJECT_KEY:
                 self.project = self.facts.projects[value]
+            return
+        if self.facts.writable and key not in self.facts.writable:
+            self.missing.append(key)
+            self.problems.append(
+                Problem(key, "the stack may not write this key (add it to ManagedTagKeys)")
+            )
             return
         # First valid answer wins; each rejected one is reported.
         for offered, source in self.answers(key):

@@ -17,39 +17,73 @@ class SettingsError(Exception):
     """A missing or malformed environment variable."""
 
 
+class _Env:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.env.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            raise SettingsError(f"environment variable {name} is not set")
+        return default
+
+    def optional(self, name: str) -> str | None:
+        return self.env.get(name, "").strip() or None
+
+    def seconds(self, name: str, default: float) -> float:
+        text = self.text(name, str(default))
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if value < 0:
+            raise SettingsError(f"{name} is {text!r}; expected seconds >= 0")
+        return value
+
+    def names(self, name: str) -> frozenset[str]:
+        return frozenset(item.strip() for item in self.env.get(name, "").split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     registry_table: str
     notify_topic_arn: str
     mode: Mode = Mode.ENFORCE
     cache_ttl_seconds: float = 300.0
+    # Exactly-once effects and notification windows live here; without it (`autotag handle`
+    # run by hand) every event is handled as new and every notice is sent at once.
+    state_table: str | None = None
+    idempotency_ttl_seconds: float = 86400.0
+    # Events from other accounts or Regions are refused; empty means no restriction.
+    allowed_accounts: frozenset[str] = frozenset()
+    allowed_regions: frozenset[str] = frozenset()
+    # A resource not found this long after its Create call was deleted; before, it is not
+    # visible yet and the invocation is retried.
+    visibility_grace_seconds: float = 300.0
+    # Keys the function's IAM policy lets it write (template parameter ManagedTagKeys);
+    # empty means any key.
+    managed_keys: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise SettingsError(f"environment variable {name} is not set")
-            return value
-
-        mode_text = env.get("MODE", Mode.ENFORCE.value).strip() or Mode.ENFORCE.value
+        read = _Env(os.environ if env is None else env)
+        mode_text = read.text("MODE", Mode.ENFORCE.value)
         try:
             mode = Mode(mode_text)
         except ValueError:
             choices = ", ".join(m.value for m in Mode)
             raise SettingsError(f"MODE is {mode_text!r}; expected one of {choices}") from None
-        ttl_text = env.get("CACHE_TTL_SECONDS", "300").strip() or "300"
-        try:
-            ttl = float(ttl_text)
-        except ValueError:
-            ttl = -1.0
-        if ttl < 0:
-            raise SettingsError(f"CACHE_TTL_SECONDS is {ttl_text!r}; expected seconds >= 0")
         return cls(
-            registry_table=required("REGISTRY_TABLE"),
-            notify_topic_arn=required("NOTIFY_TOPIC_ARN"),
+            registry_table=read.text("REGISTRY_TABLE"),
+            notify_topic_arn=read.text("NOTIFY_TOPIC_ARN"),
             mode=mode,
-            cache_ttl_seconds=ttl,
+            cache_ttl_seconds=read.seconds("CACHE_TTL_SECONDS", 300),
+            state_table=read.optional("STATE_TABLE"),
+            idempotency_ttl_seconds=read.seconds("IDEMPOTENCY_TTL_SECONDS", 86400),
+            allowed_accounts=read.names("ALLOWED_ACCOUNTS"),
+            allowed_regions=read.names("ALLOWED_REGIONS"),
+            visibility_grace_seconds=read.seconds("VISIBILITY_GRACE_SECONDS", 300),
+            managed_keys=read.names("MANAGED_TAG_KEYS"),
         )

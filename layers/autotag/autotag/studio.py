@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final
 from botocore.exceptions import ClientError
 
 from autotag.identity import Principal
-from autotag.sagemaker import ResourceTags
+from autotag.sagemaker import ResourceMissingError, ResourceTags
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -65,6 +65,8 @@ class StudioProfiles:
             if arn is None:
                 return Profile(None, note=f"no Studio user profile named {name!r} was found")
             return Profile(arn, self._tags.read(arn))
+        except ResourceMissingError:
+            return Profile(arn, note=f"the Studio user profile {name!r} cannot be read")
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
                 return Profile(arn, note=f"the Studio user profile {name!r} cannot be read")

@@ -1,15 +1,25 @@
 """One created resource, end to end: parse, who, read, decide, write, tell.
 
-The Lambda handler and `autotag handle` both call `Tagger.handle`. Poison events (unparseable,
-unsupported, failed calls) are logged, counted and answered with a summary; AWS errors raise so
-that Lambda retries and the failure path catches them.
+The Lambda handler, `autotag handle` and `autotag redrive` all call `Tagger.handle`. Poison
+events (unparseable, unsupported, failed calls, foreign accounts) are logged, counted and
+answered with a summary; AWS errors raise so that Lambda retries and the failure path catches
+them. With a state table, each eventID is handled once: a repeated delivery writes and tells
+nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 
 from autotag import aws, events, resolve
 from autotag.events import CreateCall, SkipEventError
@@ -19,9 +29,17 @@ from autotag.observability import Counter, logger
 from autotag.policy import PROJECT_KEY
 from autotag.registry import PersonEntry, RegistryReader
 from autotag.resolve import Facts, TagPlan
-from autotag.sagemaker import ResourceTags
+from autotag.sagemaker import ResourceMissingError, ResourceTags, TagsRejectedError
 from autotag.settings import Mode, Settings
 from autotag.studio import StudioProfiles
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+STATE_KEY: Final = "pk"  # the state table's partition key (template.yaml, StateTable)
+STATE_EXPIRY: Final = "expires"  # its TTL attribute
 
 
 @dataclass(frozen=True)
@@ -65,36 +83,126 @@ def _status(plan: TagPlan, mode: Mode) -> str:
 
 
 @dataclass
+class LocalContext:
+    """A Lambda context for running the function's logic elsewhere (the CLI, the demo, tests)."""
+
+    function_name: str = "sagemaker-autotag-local"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-autotag-local"
+    )
+    aws_request_id: str = "local"
+    timeout_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class ResourceNotVisibleError(Exception):
+    """The new resource cannot be read yet; raised so that Lambda retries the invocation."""
+
+
+_VISIBILITY_WAITS: Final = (0.5, 1.0, 2.0)  # seconds: a short, bounded wait before giving up
+
+
+def _event_age(call: CreateCall, now: datetime) -> float | None:
+    try:
+        created = datetime.fromisoformat(call.event_time.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return (now - created).total_seconds()
+
+
+@dataclass
 class Tagger:
+    # Powertools idempotency on the state table: a record per eventID.
+    permissions: ClassVar = (
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    )
+
     settings: Settings
     resources: ResourceTags
     registry: RegistryReader
     studio: StudioProfiles
     notifier: Notifier
     count: Counter
+    state: DynamoDBClient | None = None  # the state table's client: exactly-once effects
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        self._idempotency: IdempotencyConfig | None = None
+        self._once: Callable[..., dict[str, Any]] | None = None
+        if self.state is not None and self.settings.state_table:
+            self._idempotency = IdempotencyConfig(
+                event_key_jmespath="eventId",
+                raise_on_no_idempotency_key=True,
+                expires_after_seconds=int(self.settings.idempotency_ttl_seconds),
+                response_hook=self._replayed,
+            )
+            layer = DynamoDBPersistenceLayer(
+                table_name=self.settings.state_table,
+                key_attr=STATE_KEY,
+                expiry_attr=STATE_EXPIRY,
+                boto3_client=self.state,
+            )
+            self._once = idempotent_function(
+                data_keyword_argument="key",
+                persistence_store=layer,
+                config=self._idempotency,
+                key_prefix="event",
+            )(self._tag_once)
 
     @classmethod
     def from_settings(cls, settings: Settings, count: Counter) -> Tagger:
         sagemaker = aws.sagemaker()
+        dynamodb = aws.dynamodb()
         resources = ResourceTags(sagemaker)
         ttl = settings.cache_ttl_seconds
         return cls(
             settings=settings,
             resources=resources,
-            registry=RegistryReader(aws.dynamodb(), settings.registry_table, ttl),
+            registry=RegistryReader(dynamodb, settings.registry_table, ttl),
             studio=StudioProfiles(sagemaker, resources, ttl),
             notifier=Notifier(aws.sns(), settings.notify_topic_arn),
             count=count,
+            state=dynamodb if settings.state_table else None,
         )
 
-    def handle(self, event: Any) -> dict[str, Any]:
+    def handle(self, event: Any, context: LambdaContext | None = None) -> dict[str, Any]:
+        """One EventBridge event: skipped and counted, or handled exactly once per eventID."""
         try:
             call = events.parse(event)
+            events.check_origin(call, self.settings.allowed_accounts, self.settings.allowed_regions)
         except SkipEventError as skip:
             self.count(skip.metric)
             logger.warning("event skipped", extra={"reason": skip.reason, "metric": skip.metric})
             return {"status": "skipped", "reason": skip.reason}
+        if self._once is None or self._idempotency is None:
+            return self.tag(call)
+        if context is not None:
+            self._idempotency.register_lambda_context(context)
+        return self._once(call, key={"eventId": call.event_id})
+
+    def _tag_once(self, call: CreateCall, key: dict[str, str]) -> dict[str, Any]:
+        del key  # what makes the call unique; the decorator keys on it
         return self.tag(call)
+
+    def _replayed(self, response: Any, idempotent_data: DataRecord) -> Any:
+        """A repeated delivery: answer what the first one did, write and tell nothing."""
+        del idempotent_data
+        self.count("EventsDuplicate")
+        logger.info("duplicate event", extra={"eventId": response.get("eventId")})
+        return {**response, "duplicate": True}
 
     def creator(self, principal: Principal) -> Creator:
         found = self.registry.person(principal.lookup_keys)
@@ -103,10 +211,28 @@ class Tagger:
         entry, key = found
         return Creator(principal, entry, own=key.casefold() == principal.lookup_keys[0].casefold())
 
-    def gather(self, call: CreateCall, creator: Creator) -> Facts:
-        """Read everything the decision needs: the resource, the registry, the Studio profile."""
+    def read_existing(self, call: CreateCall) -> dict[str, str] | None:
+        """The resource's tags; None when it was deleted. A resource too new to be visible gets
+        a short wait, then ResourceNotVisibleError so that Lambda retries later."""
+        arn = call.resource.arn
+        for delay in (*_VISIBILITY_WAITS, None):
+            try:
+                return self.resources.read(arn)
+            except ResourceMissingError:
+                age = _event_age(call, self.clock())
+                if age is None or age > self.settings.visibility_grace_seconds:
+                    return None
+                if delay is None:
+                    self.count("ResourcesNotVisible")
+                    raise ResourceNotVisibleError(
+                        f"{arn} is not visible {age:.0f} s after {call.event_name}; retry later"
+                    ) from None
+                self.sleep(delay)
+        return None  # not reached: the loop returns or raises
+
+    def gather(self, call: CreateCall, creator: Creator, existing: dict[str, str]) -> Facts:
+        """Read everything else the decision needs: the registry and the Studio profile."""
         principal = creator.principal
-        existing = self.resources.read(call.resource.arn)
         config = self.registry.config()
         profile = self.studio.lookup(principal)
         profile_tags = dict(profile.tags) if profile else {}
@@ -116,7 +242,9 @@ class Tagger:
             [existing, parent, profile_tags, person_tags, config.defaults]
         )
         projects = {name: entry for name in names if (entry := self.registry.project(name))}
-        facts = Facts(
+        if profile is not None and profile.note:
+            logger.info("no user-profile tags", extra={"note": profile.note})
+        return Facts(
             policy=config.policy,
             existing=existing,
             parent=parent,
@@ -127,15 +255,31 @@ class Tagger:
             event=resolve.event_tags(call.spec.phase.value, creator.owner),
             defaults=config.defaults,
             projects=projects,
+            writable=self.settings.managed_keys,
         )
-        if profile is not None and profile.note:
-            logger.info("no user-profile tags", extra={"note": profile.note})
-        return facts
+
+    def gone(self, call: CreateCall, principal: Principal) -> dict[str, Any]:
+        self.count("ResourcesGone")
+        summary = {
+            "status": "gone",
+            "mode": self.settings.mode.value,
+            "eventName": call.event_name,
+            "eventId": call.event_id,
+            "resourceArn": call.resource.arn,
+            "principal": {"kind": principal.kind.value, "name": principal.name},
+            "notified": False,
+            "recipient": None,
+        }
+        logger.info("resource gone", extra={"summary": summary})
+        return summary
 
     def tag(self, call: CreateCall) -> dict[str, Any]:
         principal = who(call.user_identity, call.request_tags)
+        existing = self.read_existing(call)
+        if existing is None:
+            return self.gone(call, principal)
         creator = self.creator(principal)
-        facts = self.gather(call, creator)
+        facts = self.gather(call, creator, existing)
         plan = resolve.plan(facts)
         mode = self.settings.mode
         status = _status(plan, mode)
@@ -143,24 +287,21 @@ class Tagger:
         # Tell first, then write: if the write fails, the retried invocation still finds the
         # keys missing and tells again, rather than finding them present and telling nobody.
         if plan.needs_notice:
-            outcome = Outcome(status)
             target = choose_recipient(principal, creator.person, plan.project)
             notice = compose(
                 call=call,
                 principal=principal,
                 plan=plan,
                 recipient=target,
-                outcome=outcome,
+                outcome=Outcome(status),
                 required=facts.policy.required,
                 existing=facts.existing,
             )
             self.notifier.send(notice)
             self.count("NotificationsSent")
             recipient = notice.recipient
-        if plan.add and mode is Mode.ENFORCE:
-            self.resources.add(call.resource.arn, plan.tags_to_write())
-            self.count("ResourcesTagged")
-            self.count("TagsAdded", len(plan.add))
+        if plan.add and mode is Mode.ENFORCE and not self.write(call, plan):
+            return self.gone(call, principal)
         self.count("ResourcesCompliant" if status == "compliant" else "ResourcesMissingTags")
         if not plan.complete:
             self.count("ResourcesIncomplete")
@@ -169,6 +310,21 @@ class Tagger:
         )
         logger.info("resource handled", extra={"summary": summary})
         return summary
+
+    def write(self, call: CreateCall, plan: TagPlan) -> bool:
+        """AddTags; False when the resource was deleted meanwhile. A refusal raises."""
+        try:
+            self.resources.add(call.resource.arn, plan.tags_to_write())
+        except TagsRejectedError:
+            try:
+                self.resources.read(call.resource.arn)
+            except ResourceMissingError:
+                return False
+            self.count("TagsRejected")
+            raise
+        self.count("ResourcesTagged")
+        self.count("TagsAdded", len(plan.add))
+        return True
 
 
 def _added(plan: TagPlan) -> dict[str, dict[str, str]]:
