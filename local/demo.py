@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("COLUMNS", "110")  # rich's width when the output is not a terminal
+# Notices gather for a second (120 s when deployed) before each window's one message goes out.
+os.environ.setdefault("DIGEST_DELAY_SECONDS", "1")
 
 from rich.console import Console
 from rich.rule import Rule
@@ -31,7 +33,7 @@ from autotag.views import (
     problems_view,
     status_text,
 )
-from local import template
+from local import functions, template
 from local.cloudtrail import Actor, CloudTrail, assumed_role, iam_user
 from local.emulator import Emulator, Notification, Stack
 
@@ -216,6 +218,7 @@ class Tally:
     compliant_before: int = 0
     compliant_after: int = 0
     keys_missing: int = 0
+    windows: int = 0  # notification windows opened: one message each when they close
     failures: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -287,6 +290,7 @@ def play(
         tally.compliant_before += not summary["missingBefore"]
         tally.compliant_after += not summary["missing"]
         tally.keys_missing += len(summary["missing"])
+        tally.windows += summary.get("notification") == "scheduled"
         console.print(
             Text.assemble(
                 status_text(summary["status"]),
@@ -296,6 +300,17 @@ def play(
         )
         console.print(before_after(summary, before, after, required))
         console.print(*problems_view(summary))
+
+
+def fire_digests(emulator: Emulator, stack: Stack, console: Console, windows: int) -> None:
+    """Deliver the digest queue's delayed messages to the digest function, as Lambda would."""
+    event = emulator.sqs_event(stack.digest_queue_url, expect=windows)
+    if not event["Records"]:
+        return
+    result = functions.module("notify_digest").lambda_handler(event, LocalContext())
+    if result.get("batchItemFailures"):
+        raise RuntimeError(f"the digest function failed on {result['batchItemFailures']}")
+    console.print(f"{len(event['Records'])} notification windows closed; one message each")
 
 
 def run(console: Console) -> int:
@@ -321,6 +336,8 @@ def run(console: Console) -> int:
                 console=console,
                 required=required,
             )
+        console.print(Rule("10:05  the digest timers fire", style="bold"))
+        fire_digests(emulator, stack, console, tally.windows)
         console.print(Rule("What people found in their inbox", style="bold"))
         by_recipient: dict[str, list[Notification]] = {}
         for note in emulator.notifications(stack):

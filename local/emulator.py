@@ -15,11 +15,12 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.request
 from dataclasses import dataclass
 from functools import cache, cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -53,6 +54,7 @@ class Stack:
     state_table: str
     dead_letter_url: str  # the rule's dead-letter queue
     failed_events_url: str  # the function's on-failure destination
+    digest_queue_url: str  # the notification windows' timer
 
     def environ(self) -> dict[str, str]:
         """The function's environment variables, as template.yaml sets them."""
@@ -60,6 +62,7 @@ class Stack:
             "REGISTRY_TABLE": self.registry_table,
             "NOTIFY_TOPIC_ARN": self.topic_arn,
             "STATE_TABLE": self.state_table,
+            "DIGEST_QUEUE_URL": self.digest_queue_url,
             "ALLOWED_ACCOUNTS": ACCOUNT,
             "ALLOWED_REGIONS": REGION,
         }
@@ -182,6 +185,7 @@ class Emulator:
             state_table=state,
             dead_letter_url=sqs.create_queue(QueueName=f"{name}-dead-letter")["QueueUrl"],
             failed_events_url=sqs.create_queue(QueueName=f"{name}-failed-events")["QueueUrl"],
+            digest_queue_url=sqs.create_queue(QueueName=f"{name}-digest")["QueueUrl"],
         )
 
     def notifications(self, stack: Stack) -> list[Notification]:
@@ -205,6 +209,42 @@ class Emulator:
                     Notification(envelope.get("Subject", ""), envelope["Message"], attributes)
                 )
                 sqs.delete_message(QueueUrl=stack.inbox_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def sqs_event(self, queue_url: str, expect: int = 0, timeout: float = 5.0) -> dict[str, Any]:
+        """Take the visible messages of a queue as the SQS event Lambda would deliver (they are
+        deleted: the caller plays Lambda's poller), waiting up to `timeout` seconds for at
+        least `expect` of them (delayed messages become visible late)."""
+        sqs = self.sqs()
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        records: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            response = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                if len(records) >= expect or time.monotonic() > deadline:
+                    return {"Records": records}
+                time.sleep(0.1)
+                continue
+            for message in messages:
+                records.append(
+                    {
+                        "messageId": message["MessageId"],
+                        "receiptHandle": message["ReceiptHandle"],
+                        "body": message["Body"],
+                        "attributes": {},
+                        "messageAttributes": {},
+                        "md5OfBody": message.get("MD5OfBody", ""),
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": arn,
+                        "awsRegion": self.region,
+                    }
+                )
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     @staticmethod
     def seed_resource(arn: str, tags: dict[str, str] | None = None) -> None:

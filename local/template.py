@@ -53,6 +53,18 @@ def function_properties() -> dict[str, Any]:
     return properties
 
 
+def environment(function: str = FUNCTION) -> dict[str, Any]:
+    """A function's environment variables: the Globals' and its own."""
+    shared = load().get("Globals", {}).get("Function", {}).get("Environment", {})
+    own = resources()[function]["Properties"].get("Environment", {})
+    return {**shared.get("Variables", {}), **own.get("Variables", {})}
+
+
+def policy_statements(function: str = FUNCTION) -> list[dict[str, Any]]:
+    policies = resources()[function]["Properties"].get("Policies", [])
+    return [statement for policy in policies for statement in policy["Statement"]]
+
+
 def rule_pattern() -> dict[str, Any]:
     pattern: dict[str, Any] = function_properties()["Events"][RULE_EVENT]["Properties"]["Pattern"]
     return pattern

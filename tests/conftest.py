@@ -91,6 +91,8 @@ def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
         )
     for name, value in {**emulator.environ(), **deployed.environ()}.items():
         monkeypatch.setenv(name, value)
+    # The window's first notice goes out at once; tests of gathering set a delay of their own.
+    monkeypatch.setenv("DIGEST_DELAY_SECONDS", "0")
     app.tagger.cache_clear()
     yield deployed
     app.tagger.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ def test_the_demo_runs_and_sums_up() -> None:
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, "COLUMNS": "200"},
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
@@ -41,3 +43,6 @@ def test_the_demo_runs_and_sums_up() -> None:
     for recipient in ("alice@example.com", "bob@example.com", "dave@example.com", "admin"):
         assert f"To: {recipient}" in out
     assert "autotag-registry: wrote" in out  # loaded through `autotag registry load`
+    # bob's model, endpoint config and endpoint lacked the same keys: one digest
+    assert "[autotag] 3 resources lacked Project" in out
+    assert out.count("To: bob@example.com") == 1

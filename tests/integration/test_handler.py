@@ -454,8 +454,9 @@ def test_events_from_another_account_or_region_are_refused(
 
 
 def test_registry_reads_are_cached_in_the_warm_container(
-    emulator: Emulator, stack: Stack, api_calls: ApiCalls
+    emulator: Emulator, stack: Stack, api_calls: ApiCalls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("NOTIFY_WINDOW_SECONDS", "0")  # every notice is published
     first = load_event("iam-user_CreateEndpoint")
     second = load_event("wrong-case_CreateTrainingJob")
     seed_from_event(emulator, first)
@@ -535,7 +536,9 @@ def test_a_failed_write_does_not_lose_the_notification(
     monkeypatch.setattr(ResourceTags, "add", flaky_add)
     with pytest.raises(ClientError):
         run(event)  # Lambda retries the invocation
+    assert [n.recipient for n in emulator.notifications(stack)] == ["carol@example.com"]
     retried = run(event)
     assert retried["status"] == "tagged"
-    notes = emulator.notifications(stack)
-    assert [n.recipient for n in notes] == ["carol@example.com", "carol@example.com"]
+    assert retried["notification"] == "suppressed"  # told once already, in this window
+    assert tags_of(emulator, retried["resourceArn"])["Project"] == "Beta-Forecast"
+    assert emulator.notifications(stack) == []

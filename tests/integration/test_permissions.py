@@ -9,16 +9,16 @@ import pytest
 import app
 from app import lambda_handler
 from autotag.tagger import ResourceNotVisibleError
-from local import template
+from local import functions, template
 from local.emulator import Emulator, Stack
 from tests.conftest import ApiCalls, FakeContext, corpus_names, load_event, seed_from_event
-from tests.template.test_template import DECLARED, actions_of, statements
+from tests.template.test_template import DECLARED, DIGEST, DIGEST_DECLARED, code_actions
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_corpus_calls_exactly_the_permitted_operations(
-    emulator: Emulator, stack: Stack, api_calls: ApiCalls
+    emulator: Emulator, stack: Stack, api_calls: ApiCalls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api_calls.seen.clear()
     for name in corpus_names():
@@ -34,6 +34,22 @@ def test_the_corpus_calls_exactly_the_permitted_operations(
     app.tagger().sleep = lambda _: None
     with pytest.raises(ResourceNotVisibleError):  # releases its idempotency record
         lambda_handler(failing, FakeContext())
+    monkeypatch.setenv("DIGEST_DELAY_SECONDS", "1")  # a window that gathers: a timer starts
+    app.tagger.cache_clear()
+    gathering = load_event("compliant_CreateTrainingJob")  # but for ML-Phase: a new window
+    detail = gathering["detail"]
+    detail["eventID"] = "opens-a-window"
+    detail["responseElements"]["trainingJobArn"] += "-2"
+    detail["requestParameters"]["tags"] = [
+        tag for tag in detail["requestParameters"]["tags"] if tag["key"] != "ML-Phase"
+    ]
+    seed_from_event(emulator, gathering)
+    assert lambda_handler(gathering, FakeContext())["notification"] == "scheduled"
     called = set(api_calls.seen)
-    allowed = {action for statement in statements() for action in actions_of(statement)}
-    assert called == allowed == DECLARED
+    assert called == code_actions() == DECLARED
+
+    api_calls.seen.clear()  # the digest function, when the timers fire
+    event = emulator.sqs_event(stack.digest_queue_url, expect=1)
+    assert event["Records"]
+    functions.module("notify_digest").lambda_handler(event, FakeContext())
+    assert set(api_calls.seen) == code_actions(DIGEST) == DIGEST_DECLARED

@@ -9,6 +9,8 @@ import pytest
 
 from autotag import events, registry
 from autotag.notify import Notifier
+from autotag.outbox import Outbox
+from autotag.policy import DEFAULT_REQUIRED
 from autotag.registry import RegistryReader
 from autotag.sagemaker import ResourceTags
 from autotag.studio import StudioProfiles
@@ -16,23 +18,33 @@ from autotag.tagger import STATE_EXPIRY, STATE_KEY, Tagger
 from local import template
 from tests.conftest import corpus_names, load_event
 
+# What each function's code calls, declared next to the calls.
 DECLARED = {
     *Tagger.permissions,
     *ResourceTags.permissions,
     *StudioProfiles.permissions,
     *RegistryReader.permissions,
     *Notifier.permissions,
+    *Outbox.permissions,
 }
+DIGEST_DECLARED = {*Outbox.flush_permissions, *Notifier.permissions}
+# Used by AWS services on the function's behalf (SNS, SQS, Lambda settings), on the stack's key.
+ON_BEHALF = {"kms:GenerateDataKey", "kms:Decrypt"}
+DIGEST = "NotifyDigestFunction"
 
 
-def statements() -> list[dict[str, Any]]:
-    policies = template.function_properties()["Policies"]
-    return [statement for policy in policies for statement in policy["Statement"]]
+def statements(function: str = template.FUNCTION) -> list[dict[str, Any]]:
+    return template.policy_statements(function)
 
 
 def actions_of(statement: dict[str, Any]) -> list[str]:
     action = statement["Action"]
     return [action] if isinstance(action, str) else list(action)
+
+
+def code_actions(function: str = template.FUNCTION) -> set[str]:
+    found = {action for s in statements(function) for action in actions_of(s)}
+    return found - ON_BEHALF
 
 
 def test_rule_lists_exactly_the_supported_events() -> None:
@@ -81,8 +93,14 @@ def test_rule_ignores_other_sources() -> None:
 
 def test_rule_target_retries_and_has_a_dead_letter_queue() -> None:
     properties = template.function_properties()["Events"][template.RULE_EVENT]["Properties"]
-    assert properties["DeadLetterConfig"] == {"Type": "SQS"}
+    assert properties["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
     assert properties["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    policy = template.resources()["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["TagOnCreateFunctionCloudTrailCreate", "Arn"]
+    }
 
 
 def test_a_failed_invocation_lands_in_a_queue() -> None:
@@ -96,9 +114,37 @@ def test_a_failed_invocation_lands_in_a_queue() -> None:
 
 
 def test_iam_actions_are_exactly_what_the_code_declares() -> None:
-    in_template = {action for s in statements() for action in actions_of(s)}
-    assert in_template == DECLARED
-    assert all("*" not in action for action in in_template)
+    assert code_actions() == DECLARED
+    assert code_actions(DIGEST) == DIGEST_DECLARED
+    for function in (template.FUNCTION, DIGEST):
+        for statement in statements(function):
+            assert all("*" not in action for action in actions_of(statement))
+            if set(actions_of(statement)) & ON_BEHALF:
+                assert statement["Resource"] == {"Fn::GetAtt": ["AutoTagKey", "Arn"]}
+            assert statement["Effect"] == "Allow"
+    every = {a for f in (template.FUNCTION, DIGEST) for s in statements(f) for a in actions_of(s)}
+    assert "sagemaker:DeleteTags" not in every
+
+
+def test_dynamodb_actions_name_the_stack_tables() -> None:
+    for function in (template.FUNCTION, DIGEST):
+        for statement in statements(function):
+            if any(action.startswith("dynamodb:") for action in actions_of(statement)):
+                assert statement["Resource"] in (
+                    {"Fn::GetAtt": ["RegistryTable", "Arn"]},
+                    {"Fn::GetAtt": ["StateTable", "Arn"]},
+                )
+
+
+def test_add_tags_is_limited_to_the_managed_keys() -> None:
+    (statement,) = [s for s in statements() if "sagemaker:AddTags" in actions_of(s)]
+    assert statement["Condition"] == {
+        "ForAllValues:StringEquals": {"aws:TagKeys": {"Ref": "ManagedTagKeys"}}
+    }
+    default = template.load()["Parameters"]["ManagedTagKeys"]["Default"].split(",")
+    assert default == list(DEFAULT_REQUIRED)
+    variables = template.environment()
+    assert variables["MANAGED_TAG_KEYS"] == {"Fn::Join": [",", {"Ref": "ManagedTagKeys"}]}
 
 
 def test_tags_are_written_only_on_the_supported_resource_kinds_of_this_account() -> None:
@@ -126,12 +172,11 @@ def test_registry_table_has_the_schema_the_cli_creates() -> None:
     ]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True
 
 
 def test_function_settings_are_the_ones_the_code_reads() -> None:
-    properties = template.function_properties()
-    variables = properties["Environment"]["Variables"]
+    variables = template.environment()
     assert {"REGISTRY_TABLE", "NOTIFY_TOPIC_ARN", "MODE", "CACHE_TTL_SECONDS"} <= set(variables)
     assert variables["REGISTRY_TABLE"] == {"Ref": "RegistryTable"}
     assert variables["NOTIFY_TOPIC_ARN"] == {"Ref": "NotifyTopic"}
@@ -148,20 +193,79 @@ def test_runtime_is_python313_on_arm64() -> None:
     assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
 
 
-def test_topic_is_encrypted_and_admin_mail_is_optional() -> None:
-    topic = template.resources()["NotifyTopic"]["Properties"]
-    assert topic["KmsMasterKeyId"]
-    subscription = template.resources()["AdminSubscription"]
-    assert subscription["Condition"] == "HasAdminEmail"
-    assert subscription["Properties"]["FilterPolicy"] == {"recipient": ["admin"]}
+def test_everything_that_holds_data_uses_the_stack_key() -> None:
+    key = {"Ref": "AutoTagKey"}
+    key_arn = {"Fn::GetAtt": ["AutoTagKey", "Arn"]}
+    found = template.resources()
+    for topic in ("NotifyTopic", "AdminTopic"):
+        assert found[topic]["Properties"]["KmsMasterKeyId"] == key
+    for queue in ("DeadLetterQueue", "FailedEventsQueue", "DigestQueue"):
+        assert found[queue]["Properties"]["KmsMasterKeyId"] == key
+    for table in ("RegistryTable", "StateTable"):
+        sse = found[table]["Properties"]["SSESpecification"]
+        assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn}
+    for group in ("TagOnCreateLogGroup", "NotifyDigestLogGroup"):
+        assert found[group]["Properties"]["KmsKeyId"] == key_arn
+        assert found[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert template.load()["Globals"]["Function"]["KmsKeyArn"] == key_arn
+
+
+def test_the_key_lets_alarms_and_eventbridge_publish() -> None:
+    policy = template.resources()["AutoTagKey"]["Properties"]["KeyPolicy"]["Statement"]
+    services = {
+        service
+        for statement in policy
+        for service in statement["Principal"].get("Service", [])
+        if isinstance(statement["Principal"].get("Service"), list)
+    }
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= services
+
+
+def _named(value: dict[str, Any]) -> str:
+    """The resource a `!Ref X` or `!GetAtt X.Attr` names."""
+    return str(value["Ref"]) if "Ref" in value else str(value["Fn::GetAtt"][0])
+
+
+def test_alarms_watch_errors_and_both_queues_and_tell_the_admins() -> None:
+    alarms = [
+        resource["Properties"]
+        for resource in template.resources().values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    watched = {(a["MetricName"], _named(a["Dimensions"][0]["Value"])) for a in alarms}
+    assert watched == {
+        ("Errors", "TagOnCreateFunction"),
+        ("Errors", "NotifyDigestFunction"),
+        ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue"),
+        ("ApproximateNumberOfMessagesVisible", "FailedEventsQueue"),
+    }
+    assert all(a["AlarmActions"] == [{"Ref": "AdminTopic"}] for a in alarms)
+
+
+def test_admin_mail_is_optional_and_filtered_on_the_notice_topic() -> None:
+    found = template.resources()
+    notices = found["AdminNoticeSubscription"]
+    assert notices["Condition"] == "HasAdminEmail"
+    assert notices["Properties"]["FilterPolicy"] == {"recipient": ["admin"]}
+    assert found["AdminAlarmSubscription"]["Properties"]["TopicArn"] == {"Ref": "AdminTopic"}
+
+
+def test_reserved_concurrency_is_a_parameter() -> None:
+    reserved = template.function_properties()["ReservedConcurrentExecutions"]
+    assert reserved == {
+        "Fn::If": [
+            "HasReservedConcurrency",
+            {"Ref": "ReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
 
 
 def test_state_table_keys_and_expiry_match_the_code() -> None:
     table = template.resources()["StateTable"]["Properties"]
     assert table["KeySchema"] == [{"AttributeName": STATE_KEY, "KeyType": "HASH"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": STATE_EXPIRY, "Enabled": True}
-    variables = template.function_properties()["Environment"]["Variables"]
-    assert variables["STATE_TABLE"] == {"Ref": "StateTable"}
+    assert template.environment()["STATE_TABLE"] == {"Ref": "StateTable"}
 
 
 def test_retries_of_one_call_fit_inside_the_function_timeout() -> None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 ATTEMPTS: Final = 3  # in all, the first try included
 CONNECT_TIMEOUT: Final = 2.0
@@ -45,3 +46,7 @@ def dynamodb() -> DynamoDBClient:
 
 def sns() -> SNSClient:
     return boto3.client("sns", config=CLIENT_CONFIG)
+
+
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=CLIENT_CONFIG)

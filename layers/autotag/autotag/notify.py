@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
@@ -179,6 +180,52 @@ def _subject(call: CreateCall, plan: TagPlan, outcome: Outcome) -> str:
     if len(subject) > MAX_SUBJECT:
         subject = subject[: MAX_SUBJECT - 3] + "..."
     return subject
+
+
+MAX_MESSAGE_BYTES: Final = 250_000  # SNS takes 256 KB; leave room for the attributes
+
+
+def compose_digest(
+    *,
+    recipient: str,
+    outcome: Outcome,
+    keys: tuple[str, ...],
+    total: int,
+    lines: list[str],
+    first_body: str,
+    window_ends: int,
+) -> Notice:
+    """One message for a burst: how many resources, which ones, and the first notice in full.
+    Always under SNS's 256 KB: resources that do not fit are counted, not listed."""
+    until = datetime.fromtimestamp(window_ends, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = [
+        f"{total} SageMaker resources you created lacked the same required tags: "
+        f"{', '.join(keys)}.",
+        "",
+        "Resources:",
+    ]
+    tail = [
+        "",
+        f"Until {until}, further resources missing the same tags get their tags without "
+        "another message.",
+        "",
+        "The first of them, in full:",
+        "",
+        first_body,
+    ]
+    budget = MAX_MESSAGE_BYTES - len("\n".join(head + tail).encode()) - 200
+    listed: list[str] = []
+    for line in lines:
+        entry = f"  - {line}"
+        budget -= len(entry.encode()) + 1
+        if budget < 0:
+            break
+        listed.append(entry)
+    if total > len(listed):
+        listed.append(f"  ... and {total - len(listed)} more not listed")
+    subject = f"[autotag] {total} resources lacked {', '.join(keys)}"
+    subject = subject.encode("ascii", "replace").decode("ascii")[:MAX_SUBJECT]
+    return Notice(recipient, outcome, subject, "\n".join(head + listed + tail) + "\n")
 
 
 class Notifier:

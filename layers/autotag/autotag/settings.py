@@ -65,6 +65,11 @@ class Settings:
     # Keys the function's IAM policy lets it write (template parameter ManagedTagKeys);
     # empty means any key.
     managed_keys: frozenset[str] = frozenset()
+    # At most one message per (recipient, missing keys) per window; 0 sends every notice.
+    notify_window_seconds: float = 86400.0
+    # How long the first notice of a window waits to gather a burst into one digest.
+    digest_delay_seconds: float = 120.0
+    digest_queue_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,4 +91,7 @@ class Settings:
             allowed_regions=read.names("ALLOWED_REGIONS"),
             visibility_grace_seconds=read.seconds("VISIBILITY_GRACE_SECONDS", 300),
             managed_keys=read.names("MANAGED_TAG_KEYS"),
+            notify_window_seconds=read.seconds("NOTIFY_WINDOW_SECONDS", 86400),
+            digest_delay_seconds=read.seconds("DIGEST_DELAY_SECONDS", 120),
+            digest_queue_url=read.optional("DIGEST_QUEUE_URL"),
         )

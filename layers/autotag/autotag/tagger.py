@@ -26,6 +26,7 @@ from autotag.events import CreateCall, SkipEventError
 from autotag.identity import Principal, who
 from autotag.notify import Notifier, Outcome, choose_recipient, compose
 from autotag.observability import Counter, logger
+from autotag.outbox import Delivery, Direct, Outbox
 from autotag.policy import PROJECT_KEY
 from autotag.registry import PersonEntry, RegistryReader
 from autotag.resolve import Facts, TagPlan
@@ -133,7 +134,7 @@ class Tagger:
     resources: ResourceTags
     registry: RegistryReader
     studio: StudioProfiles
-    notifier: Notifier
+    notices: Direct | Outbox
     count: Counter
     state: DynamoDBClient | None = None  # the state table's client: exactly-once effects
     sleep: Callable[[float], None] = time.sleep
@@ -173,7 +174,7 @@ class Tagger:
             resources=resources,
             registry=RegistryReader(dynamodb, settings.registry_table, ttl),
             studio=StudioProfiles(sagemaker, resources, ttl),
-            notifier=Notifier(aws.sns(), settings.notify_topic_arn),
+            notices=notices(settings, dynamodb),
             count=count,
             state=dynamodb if settings.state_table else None,
         )
@@ -283,7 +284,8 @@ class Tagger:
         plan = resolve.plan(facts)
         mode = self.settings.mode
         status = _status(plan, mode)
-        recipient = None
+        recipient: str | None = None
+        delivery: Delivery | None = None
         # Tell first, then write: if the write fails, the retried invocation still finds the
         # keys missing and tells again, rather than finding them present and telling nobody.
         if plan.needs_notice:
@@ -297,8 +299,11 @@ class Tagger:
                 required=facts.policy.required,
                 existing=facts.existing,
             )
-            self.notifier.send(notice)
-            self.count("NotificationsSent")
+            keys = tuple(
+                k for k in facts.policy.required if k in {*plan.missing_before, *plan.rejected}
+            )
+            delivery = self.notices.offer(notice, keys, _line(call, principal))
+            self.count(_DELIVERY_METRIC[delivery])
             recipient = notice.recipient
         if plan.add and mode is Mode.ENFORCE and not self.write(call, plan):
             return self.gone(call, principal)
@@ -306,7 +311,13 @@ class Tagger:
         if not plan.complete:
             self.count("ResourcesIncomplete")
         summary = summarize(
-            call=call, principal=principal, plan=plan, status=status, recipient=recipient, mode=mode
+            call=call,
+            principal=principal,
+            plan=plan,
+            status=status,
+            recipient=recipient,
+            delivery=delivery,
+            mode=mode,
         )
         logger.info("resource handled", extra={"summary": summary})
         return summary
@@ -327,6 +338,39 @@ class Tagger:
         return True
 
 
+_DELIVERY_METRIC: Final = {
+    Delivery.SENT: "NotificationsSent",
+    Delivery.SCHEDULED: "NotificationsScheduled",
+    Delivery.GATHERED: "NotificationsGathered",
+    Delivery.SUPPRESSED: "NotificationsSuppressed",
+}
+
+
+def notices(settings: Settings, dynamodb: DynamoDBClient) -> Direct | Outbox:
+    """Windows when there is a state table and a window; else every notice at once."""
+    notifier = Notifier(aws.sns(), settings.notify_topic_arn)
+    if not settings.state_table or settings.notify_window_seconds <= 0:
+        return Direct(notifier)
+    queue = settings.digest_queue_url
+    return Outbox(
+        dynamodb=dynamodb,
+        table=settings.state_table,
+        notifier=notifier,
+        window_seconds=settings.notify_window_seconds,
+        delay_seconds=settings.digest_delay_seconds if queue else 0.0,
+        sqs=aws.sqs() if queue else None,
+        queue_url=queue,
+    )
+
+
+def _line(call: CreateCall, principal: Principal) -> str:
+    """The resource as a digest lists it."""
+    return (
+        f"{call.spec.kind} {call.resource_name} ({call.resource.arn}), "
+        f"created {call.event_time or 'at an unknown time'} by {principal.name}"
+    )
+
+
 def _added(plan: TagPlan) -> dict[str, dict[str, str]]:
     return {key: {"value": a.value, "source": a.source} for key, a in plan.add.items()}
 
@@ -338,6 +382,7 @@ def summarize(
     plan: TagPlan,
     status: str,
     recipient: str | None,
+    delivery: Delivery | None,
     mode: Mode,
 ) -> dict[str, Any]:
     """The JSON-serialisable answer of one invocation."""
@@ -354,7 +399,8 @@ def summarize(
         "missing": list(plan.still_missing),
         "rejected": list(plan.rejected),
         "problems": [{"key": p.key, "message": p.message} for p in plan.problems],
-        "notified": recipient is not None,
+        "notified": delivery in {Delivery.SENT, Delivery.SCHEDULED, Delivery.GATHERED},
+        "notification": delivery.value if delivery else None,
         "recipient": recipient,
     }
     return dict(summary)

@@ -1,0 +1,198 @@
+"""Notification windows: at most one message per (recipient, missing-key set) per window.
+
+The first notice of a window opens it and starts a short gathering delay (an SQS message sent
+with DelaySeconds); notices arriving during the delay are gathered; when the delay ends the
+digest function sends one message, the notice itself if it stands alone, else a digest naming
+the count and listing the resources. Notices arriving later in the same window are counted, not
+sent. With no delay the first notice goes out at once. Everything lives in the state table
+under `notice#...` keys, expiring with the window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from botocore.exceptions import ClientError
+
+from autotag.notify import Notice, Notifier, Outcome, compose_digest
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+KEY_PREFIX: Final = "notice#"
+MAX_LISTED: Final = 400  # resources kept per window for the digest; the count goes on
+MAX_SQS_DELAY: Final = 900
+_LEASE_SECONDS: Final = 60  # a flush in progress holds the window this long
+
+
+class Delivery(StrEnum):
+    SENT = "sent"  # published now
+    SCHEDULED = "scheduled"  # opened a window; the digest function sends it after the delay
+    GATHERED = "gathered"  # joined a window still gathering: it will be in the digest
+    SUPPRESSED = "suppressed"  # the window's message already went out: counted, not sent
+
+
+class Direct:
+    """No windows: every notice is published at once."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    def offer(self, notice: Notice, keys: tuple[str, ...], line: str) -> Delivery:
+        del keys, line
+        self._notifier.send(notice)
+        return Delivery.SENT
+
+
+def window_key(recipient: str, keys: tuple[str, ...]) -> str:
+    material = "\x1f".join((recipient.casefold(), *sorted(keys)))
+    return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def _conditional_failure(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    return code == "ConditionalCheckFailedException"
+
+
+@dataclass
+class Outbox:
+    """Windows in the state table; the timer is a delayed SQS message."""
+
+    permissions: ClassVar = ("dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage")
+    flush_permissions: ClassVar = ("dynamodb:UpdateItem",)  # all the digest function needs
+
+    dynamodb: DynamoDBClient
+    table: str
+    notifier: Notifier
+    window_seconds: float
+    delay_seconds: float = 0.0
+    sqs: SQSClient | None = None
+    queue_url: str | None = None
+    clock: Callable[[], float] = time.time
+
+    def offer(self, notice: Notice, keys: tuple[str, ...], line: str) -> Delivery:
+        """Take one notice; returns what became of it."""
+        key = window_key(notice.recipient, keys)
+        now = self.clock()
+        if self._open(key, notice, keys, line, now):
+            if self.delay_seconds <= 0 or self.sqs is None or not self.queue_url:
+                self.flush(key)
+                return Delivery.SENT
+            self.sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=json.dumps({"key": key}),
+                DelaySeconds=int(min(self.delay_seconds, MAX_SQS_DELAY)),
+            )
+            return Delivery.SCHEDULED
+        flushed = self._join(key, line)
+        return Delivery.SUPPRESSED if flushed else Delivery.GATHERED
+
+    def _open(self, key: str, notice: Notice, keys: tuple[str, ...], line: str, now: float) -> bool:
+        ends = int(now + self.window_seconds)
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": key},
+                    "recipient": {"S": notice.recipient},
+                    "keys": {"L": [{"S": k} for k in keys]},
+                    "outcome": {"S": notice.outcome.value},
+                    "subject": {"S": notice.subject},
+                    "body": {"S": notice.body},
+                    "listed": {"L": [{"S": line}]},
+                    "notice_count": {"N": "1"},
+                    "opened": {"N": str(int(now))},
+                    "window_ends": {"N": str(ends)},
+                    "flushed": {"BOOL": False},
+                    "expires": {"N": str(ends + 86400)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR window_ends < :now",
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+        except ClientError as error:
+            if _conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def _join(self, key: str, line: str) -> bool:
+        """Count the notice into the open window (listing it while there is room); returns
+        whether the window's message already went out."""
+        values: dict[str, Any] = {":one": {"N": "1"}, ":line": {"L": [{"S": line}]}}
+        try:
+            response = self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="ADD notice_count :one SET listed = list_append(listed, :line)",
+                ConditionExpression="size(listed) < :cap",
+                ExpressionAttributeValues={**values, ":cap": {"N": str(MAX_LISTED)}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _conditional_failure(error):
+                raise
+            response = self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="ADD notice_count :one",
+                ExpressionAttributeValues={":one": values[":one"]},
+                ReturnValues="ALL_NEW",
+            )
+        return bool(response.get("Attributes", {}).get("flushed", {}).get("BOOL"))
+
+    def flush(self, key: str) -> bool:
+        """Send the window's one message, unless it went out already. True when sent now."""
+        now = int(self.clock())
+        try:
+            item = self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET lease_ends = :lease",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND flushed = :no "
+                    "AND (attribute_not_exists(lease_ends) OR lease_ends < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":lease": {"N": str(now + _LEASE_SECONDS)},
+                    ":no": {"BOOL": False},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if _conditional_failure(error):
+                return False
+            raise
+        self.notifier.send(_message(item))
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": key}},
+            UpdateExpression="SET flushed = :yes",
+            ExpressionAttributeValues={":yes": {"BOOL": True}},
+        )
+        return True
+
+
+def _message(item: dict[str, Any]) -> Notice:
+    """The window's message: the notice itself if it stands alone, else a digest."""
+    total = int(item["notice_count"]["N"])
+    outcome = Outcome(item["outcome"]["S"])
+    recipient = item["recipient"]["S"]
+    if total == 1:
+        return Notice(recipient, outcome, item["subject"]["S"], item["body"]["S"])
+    return compose_digest(
+        recipient=recipient,
+        outcome=outcome,
+        keys=tuple(k["S"] for k in item["keys"]["L"]),
+        total=total,
+        lines=[line["S"] for line in item["listed"]["L"]],
+        first_body=item["body"]["S"],
+        window_ends=int(item["window_ends"]["N"]),
+    )
