@@ -35,8 +35,9 @@ lint: install tools
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 
+# Two workers, one test file each: the emulator runs in every worker.
 test: lint build
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 # sam build fetches the layer's arm64 wheels from PyPI; the result lands in .aws-sam/build.
 build: tools

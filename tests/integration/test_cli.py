@@ -212,3 +212,36 @@ def test_load_writes_nothing_for_each_kind_of_mistake(
     assert expected in err
     assert all(line.startswith(f"error: {path}: ") for line in err.splitlines())
     assert table_items(emulator, stack.registry_table) == before
+
+
+def test_redrive_replays_both_queues_and_deletes_only_what_succeeded(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqs = emulator.sqs()
+    undelivered = load_event("ci-role_CreateModel")  # the rule's dead-letter queue: the event
+    failed = load_event("sso_CreateAutoMLJob")  # Lambda's on-failure record wraps it
+    for event in (undelivered, failed):
+        seed_from_event(emulator, event)
+    sqs.send_message(QueueUrl=stack.dead_letter_url, MessageBody=json.dumps(undelivered))
+    record = {"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": failed}
+    sqs.send_message(QueueUrl=stack.failed_events_url, MessageBody=json.dumps(record))
+    sqs.send_message(QueueUrl=stack.failed_events_url, MessageBody="not an event")
+
+    args = ["redrive", "--queue", stack.dead_letter_url, "--queue", stack.failed_events_url]
+    assert cli.main(args) == 1  # one message could not be replayed: it stays
+    out = capsys.readouterr().out
+    assert "replayed 1 (1 tagged)" in out
+    assert "1 unreadable" in out
+    for event in (undelivered, failed):
+        arn = next(iter(event["detail"]["responseElements"].values()))
+        tags = emulator.sagemaker().list_tags(ResourceArn=arn)["Tags"]
+        assert any(tag["Key"] == "Project" for tag in tags)
+    assert sqs.receive_message(QueueUrl=stack.dead_letter_url).get("Messages") is None
+    left = sqs.receive_message(QueueUrl=stack.failed_events_url, VisibilityTimeout=0)
+    assert [m["Body"] for m in left.get("Messages", [])] == ["not an event"]
+
+    # a second run replays nothing twice: the eventIDs were handled once already
+    sqs.send_message(QueueUrl=stack.dead_letter_url, MessageBody=json.dumps(undelivered))
+    assert cli.main(["redrive", "--queue", stack.dead_letter_url]) == 0
+    assert "replayed 1 (1 tagged)" in capsys.readouterr().out
+    assert len(emulator.notifications(stack)) == 2

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +25,7 @@ from tests.conftest import (
     load_event,
     seed_from_event,
 )
+from tests.unit.test_events import MALFORMED
 
 pytestmark = pytest.mark.integration
 
@@ -542,3 +545,70 @@ def test_a_failed_write_does_not_lose_the_notification(
     assert retried["notification"] == "suppressed"  # told once already, in this window
     assert tags_of(emulator, retried["resourceArn"])["Project"] == "Beta-Forecast"
     assert emulator.notifications(stack) == []
+
+
+MALFORMED_AT_THE_HANDLER: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    **{case: ("EventsUnparseable", change) for case, change in MALFORMED.items()},
+    "failed call": (
+        "EventsFailedCall",
+        lambda e: e["detail"].update(errorCode="AccessDenied", responseElements=None),
+    ),
+    "unknown eventName": (
+        "EventsUnsupported",
+        lambda e: e["detail"].update(eventName="CreateSomethingNew"),
+    ),
+    "another account": ("EventsForeign", lambda e: e.update(account="999999999999")),
+    "another Region in the ARN": (
+        "EventsForeign",
+        lambda e: e["detail"]["responseElements"].update(
+            transformJobArn="arn:aws:sagemaker:eu-west-1:123456789012:transform-job/x"
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_AT_THE_HANDLER))
+def test_malformed_events_are_counted_and_touch_nothing(
+    case: str,
+    emulator: Emulator,
+    stack: Stack,
+    api_calls: ApiCalls,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    metric, change = MALFORMED_AT_THE_HANDLER[case]
+    event: Any = copy.deepcopy(load_event("sso_CreateTransformJob"))  # as in test_events
+    seed_from_event(emulator, event)
+    if case == "not an object":
+        event = None
+    else:
+        change(event)
+    api_calls.seen.clear()
+    summary = run(event)
+    assert summary["status"] == "skipped"
+    assert "sagemaker:AddTags" not in api_calls.seen
+    assert "sns:Publish" not in api_calls.seen
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [record.get(metric) for record in emitted] == [[1.0]]
+
+
+def test_logs_carry_no_event_no_source_ip_no_user_agent(
+    emulator: Emulator, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autotag.observability import logger  # noqa: PLC0415
+
+    lines = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", lines)
+    event = load_event("iam-user_CreateEndpoint")
+    seed_from_event(emulator, event)
+    run(event)
+    run(load_event("failed_CreateEndpointConfig_AccessDenied"))
+    logged = lines.getvalue()
+    assert "resource handled" in logged
+    for secret in (
+        event["detail"]["sourceIPAddress"],
+        event["detail"]["userAgent"],
+        event["detail"]["userIdentity"]["accessKeyId"],
+        "203.0.113.10",
+        "requestParameters",
+    ):
+        assert secret not in logged

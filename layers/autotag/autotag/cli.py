@@ -22,6 +22,7 @@ examples:
   autotag registry load examples/registry.yaml --table autotag-registry --create
   autotag registry show --table autotag-registry
   autotag subscribe --table autotag-registry --topic arn:aws:sns:us-east-1:123456789012:autotag
+  autotag redrive --queue <DeadLetterQueueUrl> --queue <FailedEventsQueueUrl>
   REGISTRY_TABLE=autotag-registry NOTIFY_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:autotag \\
     autotag handle events/sso_CreateAutoMLJob.json --dry-run
 
@@ -106,12 +107,32 @@ def cmd_handle(args: argparse.Namespace) -> int:
     settings = Settings.from_env(env)
     if args.dry_run:
         settings = replace(settings, mode=Mode.DRY_RUN)
-    summary = Tagger.from_settings(settings, _no_metrics).handle(event, LocalContext())  # type: ignore[arg-type]
+    summary = Tagger.from_settings(settings, _no_metrics).handle(event, LocalContext())
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         console().print(summary_view(summary))
     return 0
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from autotag.redrive import redrive  # noqa: PLC0415
+    from autotag.tagger import LocalContext, Tagger  # noqa: PLC0415
+
+    tagger = Tagger.from_settings(Settings.from_env(), _no_metrics)
+    sqs = aws.sqs()
+    kept = 0
+    for queue in args.queue:
+        result = redrive(sqs, queue, lambda event: tagger.handle(event, LocalContext()))
+        statuses = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items()))
+        console().print(
+            f"{queue}: replayed {result.replayed} ({statuses or 'none'}), "
+            f"kept {len(result.failed)} that failed again, {result.unreadable} unreadable"
+        )
+        for failure in result.failed:
+            console().print(f"  kept {failure}")
+        kept += len(result.failed) + result.unreadable
+    return 1 if kept else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -156,6 +177,22 @@ def parser() -> argparse.ArgumentParser:
     subscribe.add_argument("--table", required=True, help="the registry DynamoDB table")
     subscribe.add_argument("--topic", required=True, help="the notification topic ARN")
     subscribe.set_defaults(run=cmd_subscribe)
+
+    again = commands.add_parser(
+        "redrive",
+        help="replay the events waiting in the dead-letter and failed-events queues",
+        description="Replays each queued event through the function's logic (each eventID "
+        "is still handled once) and deletes a message only after its event was handled. Needs "
+        "the function's settings: REGISTRY_TABLE, NOTIFY_TOPIC_ARN, STATE_TABLE.",
+    )
+    again.add_argument(
+        "--queue",
+        action="append",
+        required=True,
+        help="a queue URL (the stack's DeadLetterQueueUrl and FailedEventsQueueUrl outputs); "
+        "repeat for both",
+    )
+    again.set_defaults(run=cmd_redrive)
     return top
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -179,7 +179,9 @@ class Tagger:
             state=dynamodb if settings.state_table else None,
         )
 
-    def handle(self, event: Any, context: LambdaContext | None = None) -> dict[str, Any]:
+    def handle(
+        self, event: Any, context: LambdaContext | LocalContext | None = None
+    ) -> dict[str, Any]:
         """One EventBridge event: skipped and counted, or handled exactly once per eventID."""
         try:
             call = events.parse(event)
@@ -191,7 +193,7 @@ class Tagger:
         if self._once is None or self._idempotency is None:
             return self.tag(call)
         if context is not None:
-            self._idempotency.register_lambda_context(context)
+            self._idempotency.register_lambda_context(cast("LambdaContext", context))
         return self._once(call, key={"eventId": call.event_id})
 
     def _tag_once(self, call: CreateCall, key: dict[str, str]) -> dict[str, Any]:
