@@ -8,8 +8,11 @@ PY313  ?= $(shell pyenv root 2>/dev/null)/versions/3.13.0/bin
 SAM    := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 SAM_CLI_VERSION ?= 1.170.0
 CFN_LINT_VERSION ?= 1.58.0
+CFN_LINT_SERVERLESS_VERSION ?= 0.3.6
+CHECKOV_VERSION ?= 3.2.459
+SCAN   := .venv-scan
 
-.PHONY: install tools lint test build demo clean
+.PHONY: install tools lint test build demo scan clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +26,8 @@ install: $(BIN)/.installed
 $(TOOLS)/.installed: Makefile
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS)/bin/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
+	$(TOOLS)/bin/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)' \
+	  'cfn-lint==$(CFN_LINT_VERSION)' 'cfn-lint-serverless==$(CFN_LINT_SERVERLESS_VERSION)'
 	touch $@
 
 tools: $(TOOLS)/.installed
@@ -42,6 +46,22 @@ test: lint build
 # sam build fetches the layer's arm64 wheels from PyPI; the result lands in .aws-sam/build.
 build: tools
 	PATH="$(PY313):$$PATH" $(SAM) build
+
+# checkov pins an old boto3: it gets an environment of its own.
+$(SCAN)/.installed: Makefile
+	$(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+# Static security checks. checkov reads SAM's inline policies only after translation, so it
+# scans the translated template; cfn-lint runs with the serverless rules on the SAM source.
+# Every skip carries its reason in the template's Metadata.
+scan: tools $(SCAN)/.installed
+	$(TOOLS)/bin/python tools/sam_translate.py template.yaml build/template.cfn.json
+	$(TOOLS)/bin/cfn-lint template.yaml -a cfn_lint_serverless.rules
+	$(SCAN)/bin/checkov -f build/template.cfn.json --framework cloudformation \
+	  --quiet --compact --skip-download
 
 # A morning in an ML team, against the local emulator: no AWS account needed.
 demo: install

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -612,3 +613,37 @@ def test_logs_carry_no_event_no_source_ip_no_user_agent(
         "requestParameters",
     ):
         assert secret not in logged
+
+
+def test_the_same_event_delivered_concurrently_acts_once(
+    emulator: Emulator, stack: Stack, api_calls: ApiCalls
+) -> None:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
+        IdempotencyAlreadyInProgressError,
+    )
+
+    event = load_event("sso_CreateAutoMLJob")
+    seed_from_event(emulator, event)
+    run(load_event("compliant_CreateTrainingJob"))  # build the warm function first
+    emulator.notifications(stack)
+    api_calls.seen.clear()
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def deliver() -> None:
+        start.wait()
+        try:
+            summary = run(copy.deepcopy(event))
+        except IdempotencyAlreadyInProgressError:
+            outcomes.append("in progress: Lambda retries later")
+            return
+        outcomes.append("replayed" if summary.get("duplicate") else summary["status"])
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("tagged") == 1
+    assert api_calls.seen.count("sagemaker:AddTags") == 1
+    assert len(emulator.notifications(stack)) == 1
