@@ -242,13 +242,8 @@ def setup(emulator: Emulator, console: Console) -> Stack:
     if loaded != 0:
         raise RuntimeError("autotag registry load failed")
     cli.main(["subscribe", "--table", stack.registry_table, "--topic", stack.topic_arn])
-    sagemaker = emulator.sagemaker()
+    emulator.studio_profiles(DOMAIN, PROFILE_TAGS)
     for name, tags in PROFILE_TAGS.items():
-        sagemaker.create_user_profile(
-            DomainId=DOMAIN,
-            UserProfileName=name,
-            Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
-        )
         shown = ", ".join(f"{key}={value}" for key, value in tags.items())
         console.print(f"Studio user profile {name} in {DOMAIN}: {shown}")
     return stack

@@ -246,6 +246,16 @@ class Emulator:
                 )
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
+    def studio_profiles(self, domain_id: str, profiles: dict[str, dict[str, str]]) -> None:
+        """Studio user profiles in `domain_id`, each with its tags."""
+        sagemaker = self.sagemaker()
+        for name, tags in profiles.items():
+            sagemaker.create_user_profile(
+                DomainId=domain_id,
+                UserProfileName=name,
+                Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+            )
+
     @staticmethod
     def seed_resource(arn: str, tags: dict[str, str] | None = None) -> None:
         """A resource of any kind at `arn`, holding `tags` (see sagemaker_gaps.seed_resource)."""

@@ -82,13 +82,7 @@ def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
     registry.sync_table(
         emulator.dynamodb(), deployed.registry_table, registry.read_file(str(EXAMPLE_REGISTRY))
     )
-    sagemaker = emulator.sagemaker()
-    for name, tags in PROFILE_TAGS.items():
-        sagemaker.create_user_profile(
-            DomainId=STUDIO_DOMAIN,
-            UserProfileName=name,
-            Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
-        )
+    emulator.studio_profiles(STUDIO_DOMAIN, PROFILE_TAGS)
     for name, value in {**emulator.environ(), **deployed.environ()}.items():
         monkeypatch.setenv(name, value)
     # The window's first notice goes out at once; tests of gathering set a delay of their own.
