@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
-from autotag import cli, registry
+from autotag import cli, registry_file
 from autotag.events import BY_NAME
-from autotag.tagger import LocalContext
+from autotag.local_context import LocalContext
 from autotag.views import (
     before_after,
     notification_panel,
@@ -312,7 +312,7 @@ def run(console: Console) -> int:
     sys.path.insert(0, os.path.join(ROOT, "functions", "tag_on_create"))
     from app import lambda_handler  # noqa: PLC0415  (the function's own entry point)
 
-    required = registry.read_file(REGISTRY_FILE).config.policy.required
+    required = registry_file.read_file(REGISTRY_FILE).config.policy.required
     tally = Tally()
     with Emulator() as emulator:
         console.print(Rule("Setting up: the local emulator, the stack, the registry", style="bold"))

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import boto3
 from moto.server import ThreadedMotoServer
 
-from autotag import registry
+from autotag import registry_file
 from autotag.tagger import STATE_EXPIRY, STATE_KEY
 from local import sagemaker_gaps
 
@@ -157,10 +157,10 @@ class Emulator:
         """Create the stack's registry table and topic, and an inbox queue on the topic."""
         table = f"{name}-registry"
         dynamodb = self.dynamodb()
-        if not registry.table_exists(dynamodb, table):
-            registry.create_table(dynamodb, table)
+        if not registry_file.table_exists(dynamodb, table):
+            registry_file.create_table(dynamodb, table)
         state = f"{name}-state"
-        if not registry.table_exists(dynamodb, state):
+        if not registry_file.table_exists(dynamodb, state):
             dynamodb.create_table(
                 TableName=state,
                 AttributeDefinitions=[{"AttributeName": STATE_KEY, "AttributeType": "S"}],

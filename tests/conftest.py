@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from autotag import registry
+from autotag import registry_file
 from local.emulator import FAKE_CREDENTIALS, REGION, Emulator, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,8 +79,8 @@ def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
 
     emulator.reset()
     deployed = emulator.provision()
-    registry.sync_table(
-        emulator.dynamodb(), deployed.registry_table, registry.read_file(str(EXAMPLE_REGISTRY))
+    registry_file.sync_table(
+        emulator.dynamodb(), deployed.registry_table, registry_file.read_file(str(EXAMPLE_REGISTRY))
     )
     emulator.studio_profiles(STUDIO_DOMAIN, PROFILE_TAGS)
     for name, value in {**emulator.environ(), **deployed.environ()}.items():
@@ -93,7 +93,7 @@ def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
 
 
 def FakeContext() -> Any:  # noqa: N802  (reads like the class it stands for)
-    from autotag.tagger import LocalContext  # noqa: PLC0415
+    from autotag.local_context import LocalContext  # noqa: PLC0415
 
     return LocalContext(function_name="sagemaker-autotag-TagOnCreateFunction")
 

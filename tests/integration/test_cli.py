@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autotag import cli, registry
+from autotag import cli, registry_file
 from local.emulator import Emulator, Stack
 from tests.conftest import EVENTS, EXAMPLE_REGISTRY, load_event, seed_from_event
 from tests.unit.test_registry import ALLOWED, MISTAKES, POLICY
@@ -54,7 +54,7 @@ def test_load_creates_the_table_and_makes_it_hold_exactly_the_file(
     table = "fresh-registry"
     assert cli.main(["registry", "load", str(EXAMPLE_REGISTRY), "--table", table, "--create"]) == 0
     assert "(table created)" in capsys.readouterr().out
-    expected = registry.to_items(registry.read_file(str(EXAMPLE_REGISTRY)))
+    expected = registry_file.to_items(registry_file.read_file(str(EXAMPLE_REGISTRY)))
     assert table_items(emulator, table) == {item["pk"]["S"]: item for item in expected}
 
     smaller = tmp_path / "smaller.yaml"
@@ -162,7 +162,7 @@ def test_show_prints_what_the_table_holds(
 def test_show_an_empty_table_says_so(
     emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    registry.create_table(emulator.dynamodb(), "empty")
+    registry_file.create_table(emulator.dynamodb(), "empty")
     assert cli.main(["registry", "show", "--table", "empty"]) == 2
     assert "no registry is loaded" in capsys.readouterr().err
 

@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from autotag import registry
-from autotag.registry import Registry, RegistryError, parse_text, to_items
+from autotag import registry, registry_file
+from autotag.registry_file import Registry, RegistryError, parse_text, to_items
 from tests.conftest import EXAMPLE_REGISTRY
 
 GOOD = """
@@ -42,7 +42,7 @@ def errors_of(text: str) -> list[str]:
 
 
 def test_the_example_registry_is_valid() -> None:
-    reg = registry.read_file(str(EXAMPLE_REGISTRY))
+    reg = registry_file.read_file(str(EXAMPLE_REGISTRY))
     assert set(reg.projects) == {"Alpha-NLP", "Beta-Forecast", "Gamma-Vision"}
     ids = {person.id for person in reg.people}
     assert {"alice", "bob", "carol", "dave", "erin", "grace", "github-mlops-deploy"} <= ids
@@ -169,7 +169,7 @@ def test_bad_yaml_names_the_line() -> None:
 
 def test_unreadable_file(tmp_path: object) -> None:
     with pytest.raises(RegistryError, match="cannot read the file"):
-        registry.read_file("/nonexistent/registry.yaml")
+        registry_file.read_file("/nonexistent/registry.yaml")
 
 
 def test_policy_keys_must_be_unique_ignoring_case() -> None:

@@ -13,7 +13,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from autotag import aws, registry
+from autotag import aws, registry_file
+from autotag.local_context import LocalContext
 from autotag.settings import Mode, Settings, SettingsError
 
 EXAMPLES = """\
@@ -41,14 +42,14 @@ class CommandError(Exception):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    reg = registry.read_file(args.file)
+    reg = registry_file.read_file(args.file)
     console().print(f"{args.file}: valid: {len(reg.projects)} projects, {len(reg.people)} people")
     return 0
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    reg = registry.read_file(args.file)
-    result = registry.sync_table(aws.dynamodb(), args.table, reg, create=args.create)
+    reg = registry_file.read_file(args.file)
+    result = registry_file.sync_table(aws.dynamodb(), args.table, reg, create=args.create)
     created = " (table created)" if result.created else ""
     console().print(
         f"{args.table}{created}: wrote {result.written} items from {args.file}, "
@@ -60,7 +61,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from autotag.views import registry_tables  # noqa: PLC0415
 
-    for table in registry_tables(registry.read_table(aws.dynamodb(), args.table)):
+    for table in registry_tables(registry_file.read_table(aws.dynamodb(), args.table)):
         console().print(table)
     return 0
 
@@ -68,7 +69,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_subscribe(args: argparse.Namespace) -> int:
     from autotag.subscriptions import recipients, subscribe  # noqa: PLC0415
 
-    reg = registry.read_table(aws.dynamodb(), args.table)
+    reg = registry_file.read_table(aws.dynamodb(), args.table)
     result = subscribe(aws.sns(), args.topic, recipients(reg))
     for email in result.created:
         console().print(f"subscribed {email} (filter: recipient = {email})")
@@ -95,7 +96,7 @@ def _no_metrics(name: str, value: int = 1) -> None:
 
 
 def cmd_handle(args: argparse.Namespace) -> int:
-    from autotag.tagger import LocalContext, Tagger  # noqa: PLC0415  (the others stay light)
+    from autotag.tagger import Tagger  # noqa: PLC0415  (the others stay light)
     from autotag.views import summary_view  # noqa: PLC0415
 
     event = _read_event(args.event)
@@ -117,7 +118,7 @@ def cmd_handle(args: argparse.Namespace) -> int:
 
 def cmd_redrive(args: argparse.Namespace) -> int:
     from autotag.redrive import redrive  # noqa: PLC0415
-    from autotag.tagger import LocalContext, Tagger  # noqa: PLC0415
+    from autotag.tagger import Tagger  # noqa: PLC0415
 
     tagger = Tagger.from_settings(Settings.from_env(), _no_metrics)
     sqs = aws.sqs()
@@ -200,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except registry.RegistryError as error:
+    except registry_file.RegistryError as error:
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
     except (CommandError, SettingsError) as error:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 
 class Phase(StrEnum):
@@ -20,8 +20,7 @@ class Phase(StrEnum):
     DEVELOPMENT = "Development"
 
 
-@dataclass(frozen=True)
-class EventSpec:
+class EventSpec(NamedTuple):
     """One supported CloudTrail eventName."""
 
     event_name: str
@@ -111,8 +110,7 @@ class ForeignEventError(SkipEventError):
     metric = "EventsForeign"
 
 
-@dataclass(frozen=True)
-class ResourceArn:
+class ResourceArn(NamedTuple):
     arn: str
     partition: str
     region: str

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from botocore import xform_name
 
@@ -32,8 +32,7 @@ class Outcome(StrEnum):
     DRY_RUN = "dry-run"  # nothing written: the function runs in dry-run mode
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
     address: str  # an e-mail address, or ADMIN
     role: str  # CREATOR, PROJECT_OWNER or ADMIN
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from autotag.policy import (
     MAX_TAGS,
@@ -36,8 +37,7 @@ class SourceName(StrEnum):
     DEFAULTS = "registry defaults"
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     name: SourceName
     tags: Mapping[str, str]
     detail: str = ""  # e.g. which person or project
@@ -47,14 +47,12 @@ class Source:
         return f"{self.name.value} {self.detail}".strip()
 
 
-@dataclass(frozen=True)
-class Added:
+class Added(NamedTuple):
     value: str
     source: str
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     key: str
     message: str
 

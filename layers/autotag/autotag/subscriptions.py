@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from autotag.registry import Registry
+from autotag.registry_file import Registry
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

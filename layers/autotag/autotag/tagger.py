@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from autotag.local_context import LocalContext
+
 STATE_KEY: Final = "pk"  # the state table's partition key (template.yaml, StateTable)
 STATE_EXPIRY: Final = "expires"  # its TTL attribute
 
@@ -81,26 +83,6 @@ def _status(plan: TagPlan, mode: Mode) -> str:
     if mode is Mode.DRY_RUN:
         return Outcome.DRY_RUN.value
     return Outcome.TAGGED.value if plan.complete else Outcome.INCOMPLETE.value
-
-
-@dataclass
-class LocalContext:
-    """A Lambda context for running the function's logic elsewhere (the CLI, the demo, tests)."""
-
-    function_name: str = "sagemaker-autotag-local"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-autotag-local"
-    )
-    aws_request_id: str = "local"
-    timeout_seconds: float = 60.0
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class ResourceNotVisibleError(Exception):

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from autotag.registry import Registry
+from autotag.registry_file import Registry
 
 STATUS_STYLE = {
     "tagged": "green",
