@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
+from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from autotag import registry_file
@@ -86,20 +87,29 @@ class Notification:
 class Emulator:
     """Start, use and stop the emulator; `with Emulator() as emu:` does all three."""
 
-    def __init__(self, port: int = 0, region: str = REGION) -> None:
+    def __init__(self, port: int = 0, region: str = REGION, *, in_process: bool = False) -> None:
+        """`in_process=True` skips HTTP: moto answers inside this process (only this process's
+        clients reach it), for runs where the server's round trips would dominate."""
         self.region = region
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._mock: Any = mock_aws() if in_process else None
         self.endpoint = ""
 
     def start(self) -> Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         sagemaker_gaps.install()
+        if self._mock is not None:
+            self._mock.start()
+            return self
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         return self
 
     def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            return
         self._server.stop()
 
     def __enter__(self) -> Emulator:
@@ -116,7 +126,7 @@ class Emulator:
     def environ(self) -> dict[str, str]:
         """What a process needs to talk to the emulator instead of AWS."""
         return {
-            "AWS_ENDPOINT_URL": self.endpoint,
+            **({"AWS_ENDPOINT_URL": self.endpoint} if self.endpoint else {}),
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             **FAKE_CREDENTIALS,
@@ -133,19 +143,19 @@ class Emulator:
 
     @cache  # noqa: B019  (one client per emulator, kept as long as it runs)
     def sagemaker(self) -> SageMakerClient:
-        return self.session.client("sagemaker", endpoint_url=self.endpoint)
+        return self.session.client("sagemaker", endpoint_url=self.endpoint or None)
 
     @cache  # noqa: B019
     def dynamodb(self) -> DynamoDBClient:
-        return self.session.client("dynamodb", endpoint_url=self.endpoint)
+        return self.session.client("dynamodb", endpoint_url=self.endpoint or None)
 
     @cache  # noqa: B019
     def sns(self) -> SNSClient:
-        return self.session.client("sns", endpoint_url=self.endpoint)
+        return self.session.client("sns", endpoint_url=self.endpoint or None)
 
     @cache  # noqa: B019
     def sqs(self) -> SQSClient:
-        return self.session.client("sqs", endpoint_url=self.endpoint)
+        return self.session.client("sqs", endpoint_url=self.endpoint or None)
 
     def reset(self) -> None:
         """Forget every resource (moto's /moto-api/reset)."""

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Any, Final
 
 PROFILE_ARN_TAG: Final = "sagemaker:user-profile-arn"
@@ -37,15 +38,21 @@ _ANONYMOUS_SESSIONS: Final = frozenset(
         "AWSCodePipeline",
     )
 )
+# Compiled on first use: the import stays cheap for the cold start.
 _ANONYMOUS_PATTERNS: Final = (
-    re.compile(r"^(botocore|boto3|aws-go-sdk|aws-sdk-[a-z]+|aws-cli)-?session-?\d*$", re.I),
-    re.compile(r"^(aws-go-sdk|aws-sdk-[a-z]+)-\d+$", re.I),
-    re.compile(r"^i-[0-9a-f]{8,17}$"),  # EC2 instance profile sessions
-    re.compile(r"^[0-9]+$"),
-    re.compile(r"^[0-9a-f-]{16,}$", re.I),  # UUIDs and hex ids
+    r"^(botocore|boto3|aws-go-sdk|aws-sdk-[a-z]+|aws-cli)-?session-?\d*$",
+    r"^(aws-go-sdk|aws-sdk-[a-z]+)-\d+$",
+    r"^i-[0-9a-f]{8,17}$",  # EC2 instance profile sessions
+    r"^[0-9]+$",
+    r"^[0-9a-f-]{16,}$",  # UUIDs and hex ids
     # a tool's name and a run id: AWSCodeBuild-8f2c3a1e-..., terraform-20240601123000
-    re.compile(r"^[A-Za-z][A-Za-z0-9]*[-_.](?=[0-9a-f-]*\d)[0-9a-f-]{8,}$", re.I),
+    r"^[A-Za-z][A-Za-z0-9]*[-_.](?=[0-9a-f-]*\d)[0-9a-f-]{8,}$",
 )
+
+
+@cache
+def _anonymous() -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in _ANONYMOUS_PATTERNS), re.IGNORECASE)
 
 
 class PrincipalKind(StrEnum):
@@ -96,7 +103,7 @@ def names_someone(session_name: str) -> bool:
     """True when a role session name plausibly names a person rather than a tool."""
     if not session_name or session_name.casefold() in _ANONYMOUS_SESSIONS:
         return False
-    return not any(pattern.match(session_name) for pattern in _ANONYMOUS_PATTERNS)
+    return _anonymous().match(session_name) is None
 
 
 def _text(mapping: Any, *path: str) -> str | None:

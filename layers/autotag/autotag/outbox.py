@@ -1,6 +1,7 @@
 """Notification windows: at most one message per (recipient, missing-key set) per window.
 
-The first notice of a window opens it and starts a short gathering delay (an SQS message sent
+Windows are fixed spans of time (`window_seconds`, counted from the epoch). The first notice of
+a window opens it and starts a short gathering delay (an SQS message sent
 with DelaySeconds); notices arriving during the delay are gathered; when the delay ends the
 digest function sends one message, the notice itself if it stands alone, else a digest naming
 the count and listing the resources. Notices arriving later in the same window are counted, not
@@ -51,8 +52,23 @@ class Direct:
         return Delivery.SENT
 
 
-def window_key(recipient: str, keys: tuple[str, ...]) -> str:
-    material = "\x1f".join((recipient.casefold(), *sorted(keys)))
+# The window item's fields, in the order `_count_in` writes them (the last two accumulate).
+_WINDOW_FIELDS: Final = (
+    "recipient",
+    "missing_keys",
+    "outcome",
+    "subject",
+    "body",
+    "window_ends",
+    "flushed",
+    "expires",
+    "listed",
+    "notice_count",
+)
+
+
+def window_key(recipient: str, keys: tuple[str, ...], start: int) -> str:
+    material = "\x1f".join((recipient.casefold(), str(start), *sorted(keys)))
     return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 
@@ -65,7 +81,7 @@ def _conditional_failure(error: ClientError) -> bool:
 class Outbox:
     """Windows in the state table; the timer is a delayed SQS message."""
 
-    permissions: ClassVar = ("dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage")
+    permissions: ClassVar = ("dynamodb:UpdateItem", "sqs:SendMessage")
     flush_permissions: ClassVar = ("dynamodb:UpdateItem",)  # all the digest function needs
 
     dynamodb: DynamoDBClient
@@ -78,10 +94,14 @@ class Outbox:
     clock: Callable[[], float] = time.time
 
     def offer(self, notice: Notice, keys: tuple[str, ...], line: str) -> Delivery:
-        """Take one notice; returns what became of it."""
-        key = window_key(notice.recipient, keys)
+        """Take one notice; returns what became of it. One UpdateItem creates the window or
+        joins it (windows are fixed spans of `window_seconds`, so a notice finds its window by
+        key alone)."""
         now = self.clock()
-        if self._open(key, notice, keys, line, now):
+        start = int(now // self.window_seconds * self.window_seconds)
+        key = window_key(notice.recipient, keys, start)
+        item = self._count_in(key, notice, keys, line, start + int(self.window_seconds))
+        if int(item["notice_count"]["N"]) == 1:  # the window's first notice
             if self.delay_seconds <= 0 or self.sqs is None or not self.queue_url:
                 self.flush(key)
                 return Delivery.SENT
@@ -91,61 +111,53 @@ class Outbox:
                 DelaySeconds=int(min(self.delay_seconds, MAX_SQS_DELAY)),
             )
             return Delivery.SCHEDULED
-        flushed = self._join(key, line)
-        return Delivery.SUPPRESSED if flushed else Delivery.GATHERED
+        return Delivery.SUPPRESSED if item["flushed"]["BOOL"] else Delivery.GATHERED
 
-    def _open(self, key: str, notice: Notice, keys: tuple[str, ...], line: str, now: float) -> bool:
-        ends = int(now + self.window_seconds)
-        try:
-            self.dynamodb.put_item(
-                TableName=self.table,
-                Item={
-                    "pk": {"S": key},
-                    "recipient": {"S": notice.recipient},
-                    "keys": {"L": [{"S": k} for k in keys]},
-                    "outcome": {"S": notice.outcome.value},
-                    "subject": {"S": notice.subject},
-                    "body": {"S": notice.body},
-                    "listed": {"L": [{"S": line}]},
-                    "notice_count": {"N": "1"},
-                    "opened": {"N": str(int(now))},
-                    "window_ends": {"N": str(ends)},
-                    "flushed": {"BOOL": False},
-                    "expires": {"N": str(ends + 86400)},
-                },
-                ConditionExpression="attribute_not_exists(pk) OR window_ends < :now",
-                ExpressionAttributeValues={":now": {"N": str(int(now))}},
-            )
-        except ClientError as error:
-            if _conditional_failure(error):
-                return False
-            raise
-        return True
-
-    def _join(self, key: str, line: str) -> bool:
-        """Count the notice into the open window (listing it while there is room); returns
-        whether the window's message already went out."""
-        values: dict[str, Any] = {":one": {"N": "1"}, ":line": {"L": [{"S": line}]}}
+    def _count_in(
+        self, key: str, notice: Notice, keys: tuple[str, ...], line: str, ends: int
+    ) -> dict[str, Any]:
+        """Create the window if it is new, count the notice in and list it while there is
+        room; the window as it now stands."""
+        names = {f"#{name}": name for name in _WINDOW_FIELDS}
+        values: dict[str, Any] = {
+            ":recipient": {"S": notice.recipient},
+            ":missing_keys": {"L": [{"S": k} for k in keys]},
+            ":outcome": {"S": notice.outcome.value},
+            ":subject": {"S": notice.subject},
+            ":body": {"S": notice.body},
+            ":window_ends": {"N": str(ends)},
+            ":flushed": {"BOOL": False},
+            ":expires": {"N": str(ends + 86400)},
+            ":none": {"L": []},
+            ":line": {"L": [{"S": line}]},
+            ":one": {"N": "1"},
+        }
+        first = ", ".join(f"#{n} = if_not_exists(#{n}, :{n})" for n in _WINDOW_FIELDS[:-2])
         try:
             response = self.dynamodb.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": key}},
-                UpdateExpression="ADD notice_count :one SET listed = list_append(listed, :line)",
-                ConditionExpression="size(listed) < :cap",
+                UpdateExpression=(
+                    f"SET {first}, #listed = list_append(if_not_exists(#listed, :none), :line) "
+                    "ADD #notice_count :one"
+                ),
+                ConditionExpression="attribute_not_exists(#listed) OR size(#listed) < :cap",
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={**values, ":cap": {"N": str(MAX_LISTED)}},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if not _conditional_failure(error):
                 raise
-            response = self.dynamodb.update_item(
+            response = self.dynamodb.update_item(  # the list is full: count only
                 TableName=self.table,
                 Key={"pk": {"S": key}},
-                UpdateExpression="ADD notice_count :one",
+                UpdateExpression="ADD #notice_count :one",
+                ExpressionAttributeNames={"#notice_count": "notice_count"},
                 ExpressionAttributeValues={":one": values[":one"]},
                 ReturnValues="ALL_NEW",
             )
-        return bool(response.get("Attributes", {}).get("flushed", {}).get("BOOL"))
+        return dict(response["Attributes"])
 
     def flush(self, key: str) -> bool:
         """Send the window's one message, unless it went out already. True when sent now."""
@@ -190,7 +202,7 @@ def _message(item: dict[str, Any]) -> Notice:
     return compose_digest(
         recipient=recipient,
         outcome=outcome,
-        keys=tuple(k["S"] for k in item["keys"]["L"]),
+        keys=tuple(k["S"] for k in item["missing_keys"]["L"]),
         total=total,
         lines=[line["S"] for line in item["listed"]["L"]],
         first_body=item["body"]["S"],
