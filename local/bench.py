@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from typing import Any, Final
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+warnings.filterwarnings("ignore", message="No application metrics")
 
 import boto3
 from rich.console import Console
@@ -444,9 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print("calls per event, cold and warm ...")
         results["calls"] = measure_calls(emulator, calls)
         console.print("overhead against the floor ...")
-        results["overhead"] = measure_overhead(emulator, 10 if args.small else 120)
+        results["overhead"] = measure_overhead(emulator, 10 if args.small else 60)
     console.print("cold start ...")
-    results["cold_start"] = measure_cold_start(3 if args.small else 15)
+    results["cold_start"] = measure_cold_start(3 if args.small else 11)
     console.print("layer size ...")
     results["layer"] = layer_size()
     sizes = ((20, 1), (50, 1)) if args.small else ((100, 1), (1000, 2), (10_000, 2))

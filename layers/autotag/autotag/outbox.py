@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 KEY_PREFIX: Final = "notice#"
-MAX_LISTED: Final = 400  # resources kept per window for the digest; the count goes on
+# Resources listed per window for the digest; the count goes on. It bounds the window item
+# (about 10 KB), so each notice's write stays small and cheap.
+MAX_LISTED: Final = 50
 MAX_SQS_DELAY: Final = 900
 _LEASE_SECONDS: Final = 60  # a flush in progress holds the window this long
 
