@@ -27,7 +27,6 @@ from typing import Any, Final
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-warnings.filterwarnings("ignore", message="No application metrics")
 
 import boto3
 from rich.console import Console
@@ -47,6 +46,9 @@ PRICE_PER_MILLION_REQUESTS: Final = 0.20
 PROFILES: Final = {"alice": {"Project": "Alpha-NLP"}, "dave": {"Team": "forecasting"}}
 DOMAIN: Final = "d-abc123xyz456"
 TARGETS: Final = {"overhead_ratio": 1.5, "cold_start_ratio": 1.3}
+
+
+warnings.filterwarnings("ignore", message="No application metrics")
 
 
 def corpus() -> dict[str, dict[str, Any]]:

@@ -54,21 +54,6 @@ class Direct:
         return Delivery.SENT
 
 
-# The window item's fields, in the order `_count_in` writes them (the last two accumulate).
-_WINDOW_FIELDS: Final = (
-    "recipient",
-    "missing_keys",
-    "outcome",
-    "subject",
-    "body",
-    "window_ends",
-    "flushed",
-    "expires",
-    "listed",
-    "notice_count",
-)
-
-
 def window_key(recipient: str, keys: tuple[str, ...], start: int) -> str:
     material = "\x1f".join((recipient.casefold(), str(start), *sorted(keys)))
     return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()[:40]
@@ -96,14 +81,17 @@ class Outbox:
     clock: Callable[[], float] = time.time
 
     def offer(self, notice: Notice, keys: tuple[str, ...], line: str) -> Delivery:
-        """Take one notice; returns what became of it. One UpdateItem creates the window or
-        joins it (windows are fixed spans of `window_seconds`, so a notice finds its window by
-        key alone)."""
+        """Take one notice; returns what became of it. Windows are fixed spans of
+        `window_seconds`, so a notice finds its window by key alone: one small UpdateItem
+        counts it in (creating the window), a second lists it while there is room."""
         now = self.clock()
         start = int(now // self.window_seconds * self.window_seconds)
         key = window_key(notice.recipient, keys, start)
-        item = self._count_in(key, notice, keys, line, start + int(self.window_seconds))
-        if int(item["notice_count"]["N"]) == 1:  # the window's first notice
+        ends = start + int(self.window_seconds)
+        count, flushed = self._count(key, ends)
+        if count <= MAX_LISTED:
+            self._list(key, notice, keys, line, ends, first=count == 1)
+        if count == 1:  # the window's first notice
             if self.delay_seconds <= 0 or self.sqs is None or not self.queue_url:
                 self.flush(key)
                 return Delivery.SENT
@@ -113,53 +101,55 @@ class Outbox:
                 DelaySeconds=int(min(self.delay_seconds, MAX_SQS_DELAY)),
             )
             return Delivery.SCHEDULED
-        return Delivery.SUPPRESSED if item["flushed"]["BOOL"] else Delivery.GATHERED
+        return Delivery.SUPPRESSED if flushed else Delivery.GATHERED
 
-    def _count_in(
-        self, key: str, notice: Notice, keys: tuple[str, ...], line: str, ends: int
-    ) -> dict[str, Any]:
-        """Create the window if it is new, count the notice in and list it while there is
-        room; the window as it now stands."""
-        names = {f"#{name}": name for name in _WINDOW_FIELDS}
-        values: dict[str, Any] = {
-            ":recipient": {"S": notice.recipient},
-            ":missing_keys": {"L": [{"S": k} for k in keys]},
-            ":outcome": {"S": notice.outcome.value},
-            ":subject": {"S": notice.subject},
-            ":body": {"S": notice.body},
-            ":window_ends": {"N": str(ends)},
-            ":flushed": {"BOOL": False},
-            ":expires": {"N": str(ends + 86400)},
-            ":none": {"L": []},
-            ":line": {"L": [{"S": line}]},
-            ":one": {"N": "1"},
-        }
-        first = ", ".join(f"#{n} = if_not_exists(#{n}, :{n})" for n in _WINDOW_FIELDS[:-2])
-        try:
-            response = self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": key}},
-                UpdateExpression=(
-                    f"SET {first}, #listed = list_append(if_not_exists(#listed, :none), :line) "
-                    "ADD #notice_count :one"
-                ),
-                ConditionExpression="attribute_not_exists(#listed) OR size(#listed) < :cap",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={**values, ":cap": {"N": str(MAX_LISTED)}},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if not _conditional_failure(error):
-                raise
-            response = self.dynamodb.update_item(  # the list is full: count only
-                TableName=self.table,
-                Key={"pk": {"S": key}},
-                UpdateExpression="ADD #notice_count :one",
-                ExpressionAttributeNames={"#notice_count": "notice_count"},
-                ExpressionAttributeValues={":one": values[":one"]},
-                ReturnValues="ALL_NEW",
-            )
-        return dict(response["Attributes"])
+    def _count(self, key: str, ends: int) -> tuple[int, bool]:
+        """Count a notice into its window; the window's count and whether its message went."""
+        attributes = self.dynamodb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": key}},
+            UpdateExpression="SET #expires = if_not_exists(#expires, :expires), "
+            "#flushed = if_not_exists(#flushed, :no) ADD #count :one",
+            ExpressionAttributeNames={
+                "#expires": "expires",
+                "#flushed": "flushed",
+                "#count": "notice_count",
+            },
+            ExpressionAttributeValues={
+                ":expires": {"N": str(ends + 86400)},
+                ":no": {"BOOL": False},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return int(attributes["notice_count"]["N"]), bool(attributes["flushed"]["BOOL"])
+
+    def _list(
+        self, key: str, notice: Notice, keys: tuple[str, ...], line: str, ends: int, *, first: bool
+    ) -> None:
+        """List the resource in the window; the first notice also leaves the window's text."""
+        values: dict[str, Any] = {":none": {"L": []}, ":line": {"L": [{"S": line}]}}
+        names = {"#listed": "listed"}
+        assignments = ["#listed = list_append(if_not_exists(#listed, :none), :line)"]
+        if first:
+            fields = {
+                "recipient": {"S": notice.recipient},
+                "missing_keys": {"L": [{"S": k} for k in keys]},
+                "outcome": {"S": notice.outcome.value},
+                "subject": {"S": notice.subject},
+                "body": {"S": notice.body},
+                "window_ends": {"N": str(ends)},
+            }
+            assignments += [f"#{name} = :{name}" for name in fields]
+            names |= {f"#{name}": name for name in fields}
+            values |= {f":{name}": value for name, value in fields.items()}
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": key}},
+            UpdateExpression="SET " + ", ".join(assignments),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def flush(self, key: str) -> bool:
         """Send the window's one message, unless it went out already. True when sent now."""
