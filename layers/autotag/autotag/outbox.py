@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -32,6 +32,15 @@ KEY_PREFIX: Final = "notice#"
 # (about 10 KB), so each notice's write stays small and cheap.
 MAX_LISTED: Final = 50
 MAX_SQS_DELAY: Final = 900
+# A window is two items: a small counter (`notice#...`), written by every notice, and its text
+# (`notice#...#text`: the first notice, the listed resources), read once when it is sent.
+TEXT_SUFFIX: Final = "#text"
+
+
+class WindowNotReadyError(Exception):
+    """The digest timer fired before the window's first notice finished writing."""
+
+
 _LEASE_SECONDS: Final = 60  # a flush in progress holds the window this long
 
 
@@ -69,7 +78,7 @@ class Outbox:
     """Windows in the state table; the timer is a delayed SQS message."""
 
     permissions: ClassVar = ("dynamodb:UpdateItem", "sqs:SendMessage")
-    flush_permissions: ClassVar = ("dynamodb:UpdateItem",)  # all the digest function needs
+    flush_permissions: ClassVar = ("dynamodb:UpdateItem", "dynamodb:GetItem")  # digest function
 
     dynamodb: DynamoDBClient
     table: str
@@ -133,6 +142,7 @@ class Outbox:
         assignments = ["#listed = list_append(if_not_exists(#listed, :none), :line)"]
         if first:
             fields = {
+                "expires": {"N": str(ends + 86400)},
                 "recipient": {"S": notice.recipient},
                 "missing_keys": {"L": [{"S": k} for k in keys]},
                 "outcome": {"S": notice.outcome.value},
@@ -145,7 +155,7 @@ class Outbox:
             values |= {f":{name}": value for name, value in fields.items()}
         self.dynamodb.update_item(
             TableName=self.table,
-            Key={"pk": {"S": key}},
+            Key={"pk": {"S": key + TEXT_SUFFIX}},
             UpdateExpression="SET " + ", ".join(assignments),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
@@ -174,7 +184,12 @@ class Outbox:
             if _conditional_failure(error):
                 return False
             raise
-        self.notifier.send(_message(item))
+        text = self.dynamodb.get_item(
+            TableName=self.table, Key={"pk": {"S": key + TEXT_SUFFIX}}, ConsistentRead=True
+        ).get("Item")
+        if text is None:  # the first notice's text is not written yet: try again later
+            raise WindowNotReadyError(f"window {key} has no text yet")
+        self.notifier.send(_message(int(item["notice_count"]["N"]), text))
         self.dynamodb.update_item(
             TableName=self.table,
             Key={"pk": {"S": key}},
@@ -184,9 +199,8 @@ class Outbox:
         return True
 
 
-def _message(item: dict[str, Any]) -> Notice:
+def _message(total: int, item: Mapping[str, Any]) -> Notice:
     """The window's message: the notice itself if it stands alone, else a digest."""
-    total = int(item["notice_count"]["N"])
     outcome = Outcome(item["outcome"]["S"])
     recipient = item["recipient"]["S"]
     if total == 1:
