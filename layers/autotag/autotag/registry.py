@@ -128,9 +128,6 @@ class RegistryReader:
     def config(self) -> Config:
         return config_from_item(self._get(CONFIG_KEY))
 
-    def is_loaded(self) -> bool:
-        return self._get(CONFIG_KEY) is not None
-
     def person(self, keys: Iterable[str]) -> tuple[PersonEntry, str] | None:
         """The first entry found under `keys`, and the key that found it."""
         for key in keys:
