@@ -82,6 +82,16 @@ class _Checker:
             self.only(value, keys, where)
         return value
 
+    def entry(
+        self, doc: Any, where: str, name_field: str, keys: frozenset[str]
+    ) -> tuple[dict[str, Any], str | None, str]:
+        """A list entry: its fields, its name (required), and where it is, named by it."""
+        entry = self.mapping(doc, where, None)
+        name = self.text(entry.get(name_field), f"{where}.{name_field}", required=True)
+        where = f"{where} ({name})" if name else where
+        self.only(entry, keys, where)
+        return entry, name, where
+
     def only(self, entry: dict[str, Any], keys: frozenset[str], where: str) -> None:
         for unknown in sorted(str(key) for key in entry if key not in keys):
             self.fail(where, f"unknown field {unknown!r} (expected one of {sorted(keys)})")
@@ -178,11 +188,7 @@ class _Checker:
 
 
 def _project(check: _Checker, index: int, doc: Any) -> ProjectEntry | None:
-    where = f"projects[{index}]"
-    entry = check.mapping(doc, where, None)
-    name = check.text(entry.get("name"), f"{where}.name", required=True)
-    where = f"{where} ({name})" if name else where
-    check.only(entry, _PROJECT_KEYS, where)
+    entry, name, where = check.entry(doc, f"projects[{index}]", "name", _PROJECT_KEYS)
     if name is None:
         return None
     check.value(name, f"{where}.name")
@@ -196,11 +202,7 @@ def _project(check: _Checker, index: int, doc: Any) -> ProjectEntry | None:
 
 
 def _person(check: _Checker, index: int, doc: Any) -> tuple[str, PersonEntry] | None:
-    where = f"people[{index}]"
-    entry = check.mapping(doc, where, None)
-    person_id = check.text(entry.get("id"), f"{where}.id", required=True)
-    where = f"{where} ({person_id})" if person_id else where
-    check.only(entry, _PERSON_KEYS, where)
+    entry, person_id, where = check.entry(doc, f"people[{index}]", "id", _PERSON_KEYS)
     if person_id is None:
         return None
     tags = check.tags(entry.get("tags"), f"{where}.tags")
