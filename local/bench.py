@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autotag import aws, registry_file
-from autotag.events import BY_NAME
+from autotag.events import BY_NAME, DETAIL_TYPE
 from autotag.local_context import LocalContext
 from local import functions, template
 from local.emulator import Emulator, Stack
@@ -52,9 +52,16 @@ warnings.filterwarnings("ignore", message="No application metrics")
 
 
 def corpus() -> dict[str, dict[str, Any]]:
-    """The corpus events the rule delivers, by scenario (file name)."""
+    """The corpus's Create* calls the rule delivers, by scenario (file name): the main path.
+    (State changes, service events and drift reach the same resolution; they are not timed.)"""
     events = {path.stem: json.loads(path.read_text()) for path in sorted(EVENTS.glob("*.json"))}
-    return {name: event for name, event in events.items() if template.rule_matches(event)}
+    return {
+        name: event
+        for name, event in events.items()
+        if template.rule_matches(event)
+        and event["detail-type"] == DETAIL_TYPE
+        and event["detail"].get("eventName") in BY_NAME
+    }
 
 
 def variant(event: dict[str, Any], index: int) -> dict[str, Any]:

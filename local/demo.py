@@ -7,6 +7,9 @@ decides whether the function sees it; the real `lambda_handler` tags the resourc
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -25,7 +28,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from autotag import cli, registry_file
-from autotag.events import BY_NAME
+from autotag.events import parse
 from autotag.local_context import LocalContext
 from autotag.views import (
     before_after,
@@ -212,6 +215,24 @@ MORNING: Final = (
 )  # fmt: skip
 
 
+# The afternoon: bob removes two tags; three jobs start whose CloudTrail events never arrive.
+TAG_REMOVAL: Final = Step(
+    "14:10",
+    BOB,
+    "delete_tags",
+    {
+        "ResourceArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/sentiment-prod",
+        "TagKeys": ["Project", "CostCenter"],
+    },
+    "tidies his endpoint's tags, removing two required ones",
+)
+UNSEEN: Final = (
+    _training("bert-eval-0603", _studio_tags("alice")),
+    _training("forecast-backtest-0603", _tags(Project="Beta-Forecast", Owner="grace@example.com")),
+    _training("scratch-run-0603"),
+)  # fmt: skip
+
+
 @dataclass
 class Tally:
     resources: int = 0
@@ -274,7 +295,7 @@ def play(
             why = f"errorCode {detail['errorCode']}" if "errorCode" in detail else "not a Create*"
             console.print(Text(f"{detail['eventName']}: ignored by the rule ({why})", style="dim"))
             continue
-        arn = detail["responseElements"][BY_NAME[detail["eventName"]].arn_field]
+        arn = parse(event).resource.arn
         before = _tags_of(reader, arn)
         summary = handler(event, LocalContext())
         after = _tags_of(reader, arn)
@@ -340,11 +361,59 @@ def run(console: Console) -> int:
         for recipient, notes in sorted(by_recipient.items()):
             for note in notes:
                 console.print(notification_panel(recipient, note.subject, note.body))
+        console.print(Rule("14:10  what the Create* events cannot see", style="bold"))
+        play(
+            step=TAG_REMOVAL,
+            trail=trail,
+            handler=lambda_handler,
+            reader=reader,
+            tally=Tally(),
+            console=console,
+            required=required,
+        )
+        fire_digests(emulator, stack, console, 1)
+        for note in emulator.notifications(stack):
+            console.print(notification_panel(note.recipient, note.subject, note.body))
+        audits = afternoon(emulator, console)
     console.print(Rule("Summary", style="bold"))
     console.print(f"Summary: {tally.line()}")
+    console.print(f"Audit: {audits[0]} before the sweep, {audits[1]} after")
     for failure in tally.failures:
         console.print(Text(f"failed: {failure}", style="red"))
     return 1 if tally.failures else 0
+
+
+def _audit(console: Console, when: str) -> str:
+    """`autotag audit` as an operator runs it; returns its "compliant of total" figure."""
+    console.print(Rule(f"$ autotag audit   ({when})", align="left", style="cyan"))
+    if cli.main(["audit"]) != 0:
+        raise RuntimeError("autotag audit failed")
+    with contextlib.redirect_stdout(io.StringIO()) as captured:
+        cli.main(["audit", "--format", "json"])
+    overall = json.loads(captured.getvalue())["overall"]
+    return f"{overall['compliant']} of {overall['total']} resources compliant"
+
+
+def afternoon(emulator: Emulator, console: Console) -> tuple[str, str]:
+    """Jobs whose CloudTrail events were lost; the audit, the sweep, the audit again."""
+    client = emulator.sagemaker()  # not recorded: no event reaches the function
+    for params in UNSEEN:
+        client.create_training_job(**params)
+    names = ", ".join(str(p["TrainingJobName"]) for p in UNSEEN)
+    console.print(Text(f"14:20  three training jobs start; their events are lost: {names}"))
+    before = _audit(console, "how compliant are we?")
+    console.print(Rule("$ the scheduled sweep runs (functions/sweep)", align="left", style="cyan"))
+    sweep = functions.module("sweep")
+    sweep.sweep.cache_clear()
+    summary = sweep.lambda_handler({}, LocalContext(timeout_seconds=900))
+    handled = ", ".join(f"{n} {status}" for status, n in sorted(summary["handled"].items()))
+    console.print(
+        f"sweep {summary['status']}: {summary['resources']} resources in {summary['pages']} pages "
+        f"({summary['listing_calls']} listing calls), {summary['compliant']} compliant, "
+        f"handled: {handled or 'none'}"
+    )
+    after = _audit(console, "after the sweep")
+    return before, after
 
 
 def main() -> int:

@@ -267,9 +267,11 @@ class Emulator:
             )
 
     @staticmethod
-    def seed_resource(arn: str, tags: dict[str, str] | None = None) -> None:
+    def seed_resource(
+        arn: str, tags: dict[str, str] | None = None, description: dict[str, Any] | None = None
+    ) -> None:
         """A resource of any kind at `arn`, holding `tags` (see sagemaker_gaps.seed_resource)."""
-        sagemaker_gaps.seed_resource(arn, tags)
+        sagemaker_gaps.seed_resource(arn, tags, description)
 
 
 def main() -> int:

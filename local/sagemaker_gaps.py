@@ -7,7 +7,11 @@
 - ListTags / AddTags / DeleteTags for every ARN, including two-segment ones; AddTags replaces by
   key instead of appending a duplicate, works on resources created without tags, and rejects what
   SageMaker rejects (bad characters, over-long keys or values, more than 50 tags);
-- ListTags on an unknown ARN is a ValidationException, not an HTTP 500.
+- ListTags on an unknown ARN is a ValidationException, not an HTTP 500;
+- the sweep's reads: `Search` with pages of up to 100 and tags (moto has no pages, no tuning
+  jobs), every List* of `autotag.inventory.LISTINGS` (moto lacks several), and Describe* of
+  seeded resources (the parents lineage reads, spaces, apps, pipeline executions); each serves
+  moto's own resources and the seeded ones alike.
 
 `install()` patches moto's SageMaker backend and response classes in-process; moto looks handler
 methods up on every call, so the patches also serve `ThreadedMotoServer`.
@@ -24,6 +28,9 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
+
+from autotag.events import SUPPORTED
+from autotag.inventory import LISTINGS
 
 MAX_TAGS: Final = 50
 _STORE: Final = "_local_resources"
@@ -50,13 +57,22 @@ def backend_for(account: str, region: str) -> SageMakerModelBackend:
     return backend
 
 
-def seed_resource(arn: str, tags: dict[str, str] | None = None) -> None:
+def seed_resource(
+    arn: str, tags: dict[str, str] | None = None, description: dict[str, Any] | None = None
+) -> None:
     """Make a resource exist at `arn` with `tags`, whatever its kind (what SageMaker would hold
-    right after the Create call)."""
+    right after the Create call). `description` is what Describe, List* and Search show of it
+    (the API's member names); its ARN and name are filled in when absent."""
     parts = arn.split(":", 5)
     backend = backend_for(parts[4], parts[3])
+    kind, _, name = parts[5].partition("/")
+    member = _MEMBERS.get(kind)
+    shown: dict[str, Any] = {f"{member}Arn": arn, f"{member}Name": name} if member else {}
+    shown["CreationTime"] = datetime.now(UTC)
     _store(backend)[arn] = LocalResource(
-        arn, [{"Key": key, "Value": value} for key, value in (tags or {}).items()]
+        arn,
+        [{"Key": key, "Value": value} for key, value in (tags or {}).items()],
+        {**shown, **(description or {})},
     )
 
 
@@ -205,6 +221,147 @@ class _UserProfiles:
         return EmptyResult()
 
 
+# --------------------------------------------------------------------------- the sweep's reads
+
+# kind -> the API's member name (TrainingJob) and moto's own store of that kind, if any.
+_MEMBERS: Final = {spec.kind: spec.member for spec in SUPPORTED}
+_MOTO_STORES: Final = {
+    "training-job": "training_jobs",
+    "processing-job": "processing_jobs",
+    "transform-job": "transform_jobs",
+    "hyper-parameter-tuning-job": "hyper_parameter_tuning_jobs",
+    "automl-job": "auto_ml_jobs",
+    "compilation-job": "compilation_jobs",
+    "model": "_models",
+    "endpoint-config": "endpoint_configs",
+    "endpoint": "endpoints",
+    "notebook-instance": "notebook_instances",
+    "pipeline": "pipelines",
+}
+_SEARCHABLE: Final = {spec.member: spec.kind for spec in SUPPORTED if spec.searchable}
+
+
+def _kind_of(arn: str) -> str:
+    return arn.split(":", 5)[-1].split("/", 1)[0]
+
+
+def _arn_of(item: Any) -> str:
+    """A moto model's ARN (moto 5.2 keeps an endpoint config's in a 1-tuple)."""
+    arn = item.arn
+    return str(arn[0] if isinstance(arn, tuple) else arn)
+
+
+def _moto_description(kind: str, item: Any) -> dict[str, Any]:
+    member = _MEMBERS[kind]
+    arn = _arn_of(item)
+    shown: dict[str, Any] = {
+        f"{member}Arn": arn,
+        f"{member}Name": arn.split("/", 1)[1],
+        "CreationTime": getattr(item, "creation_time", None),
+    }
+    for attribute, name in (
+        ("endpoint_config_name", "EndpointConfigName"),
+        ("production_variants", "ProductionVariants"),
+    ):
+        if getattr(item, attribute, None):
+            shown[name] = getattr(item, attribute)
+    return {key: value for key, value in shown.items() if value is not None}
+
+
+def _catalog(backend: SageMakerModelBackend, kind: str) -> list[LocalResource]:
+    """Every resource of `kind`, moto's and seeded ones, in a stable order."""
+    found = {
+        r.arn: r
+        for r in _store(backend).values()
+        if _kind_of(r.arn) == kind and "/execution/" not in r.arn  # not pipeline executions
+    }
+    for item in getattr(backend, _MOTO_STORES.get(kind, ""), {}).values():
+        arn = _arn_of(item)
+        if arn not in found:
+            found[arn] = LocalResource(arn, _tag_list(backend, arn), _moto_description(kind, item))
+    return [found[arn] for arn in sorted(found)]
+
+
+def _page(
+    items: list[dict[str, Any]], token: str | None, size: int | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    if size is not None and not 1 <= int(size) <= 100:
+        raise ValidationError(message=f"MaxResults {size} is not between 1 and 100.")
+    try:
+        start = int(token or 0)
+    except ValueError:
+        raise ValidationError(message=f"Invalid pagination token {token!r}.") from None
+    end = start + int(size or 10)
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+class _Reads:
+    """Search, List* and Describe* methods grafted onto moto's SageMakerResponse."""
+
+    sagemaker_backend: SageMakerModelBackend
+
+    def _get_param(self, name: str, if_none: Any = None) -> Any: ...
+
+    def search(self) -> ActionResult:
+        backend = self.sagemaker_backend
+        member = self._get_param("Resource")
+        kind = _SEARCHABLE.get(member)
+        if kind is None:
+            raise ValidationError(message=f"Search of {member!r} is not emulated.")
+        results = [
+            {member: {**r.description, "Tags": list(_tag_list(backend, r.arn))}}
+            for r in _catalog(backend, kind)
+        ]
+        page, token = _page(results, self._get_param("NextToken"), self._get_param("MaxResults"))
+        return ActionResult({"Results": page, **({"NextToken": token} if token else {})})
+
+    def _list(self, kind: str, result_key: str) -> ActionResult:
+        items = [r.description for r in _catalog(self.sagemaker_backend, kind)]
+        if LISTINGS[kind].described_by:  # ListSpaces and ListApps give no ARN
+            items = [{k: v for k, v in item.items() if not k.endswith("Arn")} for item in items]
+        page, token = _page(items, self._get_param("NextToken"), self._get_param("MaxResults"))
+        return ActionResult({result_key: page, **({"NextToken": token} if token else {})})
+
+    def _describe(self, operation: str, identifying: tuple[str, ...]) -> ActionResult:
+        wanted = {key: self._get_param(key) for key in identifying if self._get_param(key)}
+        for resource in _store(self.sagemaker_backend).values():
+            shown = resource.description
+            if wanted and all(shown.get(key) == value for key, value in wanted.items()):
+                return ActionResult(shown)
+        original = _ORIGINALS.get(operation)
+        if original is None:
+            raise ResourceNotFound(message=f"{operation}: nothing matches {wanted}.")
+        result: ActionResult = original(self)
+        return result
+
+
+# Describe* answered from the seeded resources (else by moto): the fields that identify one.
+_DESCRIBES: Final = {
+    "describe_training_job": ("TrainingJobName",),
+    "describe_endpoint_config": ("EndpointConfigName",),
+    "describe_model": ("ModelName",),
+    "describe_endpoint": ("EndpointName",),
+    "describe_space": ("DomainId", "SpaceName"),
+    "describe_app": ("DomainId", "UserProfileName", "SpaceName", "AppType", "AppName"),
+    "describe_pipeline_execution": ("PipelineExecutionArn",),
+}
+_ORIGINALS: Final[dict[str, Any]] = {}
+
+
+def _lister(kind: str, result_key: str) -> Any:
+    def method(self: _Reads) -> ActionResult:
+        return self._list(kind, result_key)
+
+    return method
+
+
+def _describer(operation: str, identifying: tuple[str, ...]) -> Any:
+    def method(self: _Reads) -> ActionResult:
+        return self._describe(operation, identifying)
+
+    return method
+
+
 _BACKEND_PATCHES: Final = {"list_tags": list_tags, "add_tags": add_tags, "delete_tags": delete_tags}
 _RESPONSE_PATCHES: Final = (
     "create_user_profile",
@@ -220,3 +377,12 @@ def install() -> None:
         setattr(SageMakerModelBackend, name, function)
     for name in _RESPONSE_PATCHES:
         setattr(SageMakerResponse, name, getattr(_UserProfiles, name))
+    for name in ("search", "_list", "_describe"):
+        setattr(SageMakerResponse, name, getattr(_Reads, name))
+    for kind, listing in LISTINGS.items():
+        if listing.operation != "search":
+            setattr(SageMakerResponse, listing.operation, _lister(kind, listing.result_key))
+    for operation, identifying in _DESCRIBES.items():
+        if operation not in _ORIGINALS:
+            _ORIGINALS[operation] = getattr(SageMakerResponse, operation, None)
+        setattr(SageMakerResponse, operation, _describer(operation, identifying))

@@ -61,8 +61,13 @@ def environment(function: str = FUNCTION) -> dict[str, Any]:
 
 
 def policy_statements(function: str = FUNCTION) -> list[dict[str, Any]]:
-    policies = resources()[function]["Properties"].get("Policies", [])
-    return [statement for policy in policies for statement in policy["Statement"]]
+    """A function's statements: inline ones and those of the stack's managed policies."""
+    statements: list[dict[str, Any]] = []
+    for policy in resources()[function]["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and "Ref" in policy:
+            policy = resources()[policy["Ref"]]["Properties"]["PolicyDocument"]  # noqa: PLW2901
+        statements += policy["Statement"]
+    return statements
 
 
 def rule_pattern() -> dict[str, Any]:
@@ -70,11 +75,21 @@ def rule_pattern() -> dict[str, Any]:
     return pattern
 
 
+def rule_patterns(function: str = FUNCTION) -> dict[str, dict[str, Any]]:
+    """Every EventBridge rule pattern that invokes the function, by event name."""
+    found = resources()[function]["Properties"].get("Events", {})
+    return {
+        name: event["Properties"]["Pattern"]
+        for name, event in found.items()
+        if event["Type"] == "EventBridgeRule"
+    }
+
+
 @cache
-def _compiled_pattern() -> EventPattern:
-    return EventPattern.load(json.dumps(rule_pattern()))
+def _compiled_patterns() -> tuple[EventPattern, ...]:
+    return tuple(EventPattern.load(json.dumps(p)) for p in rule_patterns().values())
 
 
 def rule_matches(event: dict[str, Any]) -> bool:
-    """Whether the stack's EventBridge rule would deliver `event` to the function."""
-    return bool(_compiled_pattern().matches_event(cast("Any", event)))
+    """Whether one of the stack's EventBridge rules would deliver `event` to the function."""
+    return any(p.matches_event(cast("Any", event)) for p in _compiled_patterns())

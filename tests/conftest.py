@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterator
@@ -98,13 +99,107 @@ def FakeContext() -> Any:  # noqa: N802  (reads like the class it stands for)
     return LocalContext(function_name="sagemaker-autotag-TagOnCreateFunction")
 
 
+ARN = "arn:aws:sagemaker:us-east-1:123456789012"
+# What the account already holds around the corpus's resources: the parents lineage reads, and
+# the resource whose tags someone removes. arn -> (tags, description)
+WORLD: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
+    f"{ARN}:hyper-parameter-tuning-job/demand-hpo-0603": (
+        {"Project": "Beta-Forecast", "Environment": "Staging"},
+        {},
+    ),
+    f"{ARN}:training-job/demand-hpo-0603-001-4f2a9c1b": (
+        {},
+        {"TuningJobArn": f"{ARN}:hyper-parameter-tuning-job/demand-hpo-0603"},
+    ),
+    f"{ARN}:pipeline/forecast-train": ({"Project": "Beta-Forecast"}, {}),
+    f"{ARN}:pipeline/forecast-train/execution/7x2kq9d1m4ab": (
+        {},
+        {
+            "PipelineExecutionArn": f"{ARN}:pipeline/forecast-train/execution/7x2kq9d1m4ab",
+            "PipelineArn": f"{ARN}:pipeline/forecast-train",
+            "CreatedBy": {
+                "UserProfileArn": f"{ARN}:user-profile/{STUDIO_DOMAIN}/dave",
+                "UserProfileName": "dave",
+                "DomainId": STUDIO_DOMAIN,
+            },
+        },
+    ),
+    f"{ARN}:model/defect-detector-v7": (
+        {"Project": "Gamma-Vision", "Environment": "Production"},
+        {},
+    ),
+    f"{ARN}:endpoint-config/defect-detector-config": (
+        {"Team": "vision"},
+        {"ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "defect-detector-v7"}]},
+    ),
+    f"{ARN}:space/{STUDIO_DOMAIN}/vision-lab": (
+        {"Project": "Gamma-Vision"},
+        {
+            "DomainId": STUDIO_DOMAIN,
+            "SpaceName": "vision-lab",
+            "SpaceArn": f"{ARN}:space/{STUDIO_DOMAIN}/vision-lab",
+            "OwnershipSettings": {"OwnerUserProfileName": "erin"},
+        },
+    ),
+    f"{ARN}:endpoint/churn-prod": (
+        {"Team": "nlp", "Owner": "bob@example.com", "Environment": "Production"},
+        {"EndpointConfigName": "churn-config"},
+    ),
+}
+
+
 def seed_from_event(emulator: Emulator, event: dict[str, Any]) -> dict[str, str]:
     """Create the event's resource in the emulator as SageMaker would hold it right after the
-    call: with the tags the request carried. Returns those tags."""
-    from autotag.events import BY_NAME, request_tags  # noqa: PLC0415
+    call (with the tags the request carried, or as WORLD has it), and the resources around it.
+    Returns the resource's tags."""
+    from autotag.events import Trigger, parse  # noqa: PLC0415
 
-    detail = event["detail"]
-    spec = BY_NAME[detail["eventName"]]
-    tags = request_tags(detail.get("requestParameters") or {})
-    emulator.seed_resource(detail["responseElements"][spec.arn_field], tags)
+    for arn, (tags, description) in WORLD.items():
+        emulator.seed_resource(arn, tags, description)
+    subject = parse(event)
+    arn = subject.resource.arn
+    tags, description = WORLD.get(arn, ({}, {}))
+    if subject.trigger is not Trigger.DRIFT:  # a new resource holds what its request carried
+        tags = dict(subject.request_tags)
+    emulator.seed_resource(arn, tags, description)
     return tags
+
+
+def variant(event: dict[str, Any], index: int) -> dict[str, Any]:
+    """The event again, about another resource: its own event id and ARN, whatever its kind."""
+    from autotag.events import Trigger, parse, pascal  # noqa: PLC0415
+
+    subject = parse(event)
+    copied = copy.deepcopy(event)
+    detail = copied["detail"]
+    arn = subject.resource.arn
+    new_arn = f"{arn}-r{index}"
+    if subject.trigger is Trigger.STATE_CHANGE:
+        copied["id"] = f"{copied['id'][:24]}{index:012d}"
+        detail[pascal(subject.spec.arn_field)] = new_arn
+    else:
+        detail["eventID"] = f"{detail['eventID'][:24]}{index:012d}"
+    if subject.trigger is Trigger.DRIFT:
+        detail["requestParameters"]["resourceArn"] = new_arn
+    for part in (detail.get("responseElements"), *detail.get("resources", [])):
+        for key, value in (part or {}).items():
+            if value == arn:
+                part[key] = new_arn
+    return copied
+
+
+def tags_of(emulator: Emulator, arn: str) -> dict[str, str]:
+    """A resource's tags as the emulator holds them."""
+    listed = emulator.sagemaker().list_tags(ResourceArn=arn, MaxResults=100)["Tags"]
+    return {tag["Key"]: tag.get("Value", "") for tag in listed}
+
+
+# Every required key of the example registry, for Alpha-NLP's alice: a compliant resource.
+COMPLIANT_TAGS: dict[str, str] = {
+    "Project": "Alpha-NLP",
+    "CostCenter": "CC-1001",
+    "Team": "nlp",
+    "Owner": "alice@example.com",
+    "Environment": "Development",
+    "ML-Phase": "Training",
+}

@@ -45,4 +45,20 @@ def test_the_demo_runs_and_sums_up() -> None:
     assert "autotag-registry: wrote" in out  # loaded through `autotag registry load`
     # bob's model, endpoint config and endpoint lacked the same keys: one digest
     assert "[autotag] 3 resources lacked Project" in out
-    assert out.count("To: bob@example.com") == 1
+    morning = out.split("14:10  what the Create* events cannot see", 1)[0]
+    assert morning.count("To: bob@example.com") == 1
+    # The afternoon: a tag removal put back; an audit before and after the sweep.
+    assert "[autotag] Put back Project, CostCenter on endpoint sentiment-prod" in out
+    assert out.count("To: bob@example.com") == 2  # the morning's digest, the afternoon's notice
+    audit = re.search(
+        r"^Audit: (\d+) of (\d+) resources compliant before the sweep, "
+        r"(\d+) of (\d+) resources compliant after$",
+        out,
+        re.MULTILINE,
+    )
+    assert audit is not None, out
+    before_ok, total, after_ok, total_after = map(int, audit.groups())
+    assert total == total_after == 13  # the morning's 10 resources and the 3 lost jobs
+    assert (before_ok, after_ok) == (9, 11)  # the sweep tagged alice's and grace's lost jobs
+    assert "$ autotag audit   (after the sweep)" in out
+    assert re.search(r"^sweep done: 13 resources", out, re.MULTILINE)

@@ -17,14 +17,17 @@ import pytest
 from botocore.exceptions import ClientError
 
 from app import lambda_handler
+from autotag import registry_file
 from local.emulator import Emulator, Stack
 from local.faults import Faults
 from tests.conftest import (
+    EXAMPLE_REGISTRY,
     ApiCalls,
     FakeContext,
     corpus_names,
     load_event,
     seed_from_event,
+    tags_of,
 )
 from tests.unit.test_events import MALFORMED
 
@@ -50,6 +53,12 @@ def from_project(project: dict[str, str], project_source: str) -> dict[str, tupl
         project,
         {"Project": project_source, "CostCenter": f"{PROJECT} {name}", "Team": f"{PROJECT} {name}"},
     )
+
+
+def project_sources(project: dict[str, str]) -> dict[str, str]:
+    """CostCenter and Team from the registry's project."""
+    name = project["Project"]
+    return {"CostCenter": f"{PROJECT} {name}", "Team": f"{PROJECT} {name}"}
 
 
 # dave's profile names the project and the team; his registry entry the environment
@@ -225,6 +234,81 @@ EXPECTED: dict[str, tuple[str, str | None, dict[str, tuple[str, str]], list[str]
         ["Team", "Owner", "Environment", "ML-Phase"],
     ),
 }
+# Lineage, SageMaker's own events and drift (the parents are in tests.conftest.WORLD).
+PARENT = "parent resource"
+EXPECTED |= {
+    # A training job the tuning job demand-hpo-0603 launched: the tuning job's tags; nobody to
+    # own it, so the project owner hears.
+    "service-event_CreateTrainingJob": (
+        "incomplete",
+        "grace@example.com",
+        via(
+            {**BETA, "Environment": "Staging"},
+            {
+                "Project": f"{PARENT} tuning job demand-hpo-0603",
+                "CostCenter": f"{PROJECT} Beta-Forecast",
+                "Team": f"{PROJECT} Beta-Forecast",
+                "Environment": f"{PARENT} tuning job demand-hpo-0603",
+            },
+        )
+        | made(None, "Training", None),
+        ["Owner"],
+    ),
+    # A pipeline step run under the pipeline's role: the pipeline's project, its starter dave.
+    "pipeline-step_CreateProcessingJob": (
+        "tagged",
+        "dave@example.com",
+        {
+            "Project": ("Beta-Forecast", f"{PARENT} pipeline forecast-train"),
+            "CostCenter": ("CC-2002", f"{PROJECT} Beta-Forecast"),
+            "Team": ("forecasting", f"{PROFILE} dave"),
+        }
+        | made("dave@example.com", "Preprocessing", ("Staging", f"{PERSON} dave")),
+        [],
+    ),
+    # An endpoint from a config (Team) whose model knows its project and environment.
+    "lineage_CreateEndpoint": (
+        "incomplete",
+        "erin@example.com",
+        via(
+            {**GAMMA, "Environment": "Production"},
+            {
+                "Project": f"{PARENT} endpoint config defect-detector-config",
+                "CostCenter": f"{PROJECT} Gamma-Vision",
+                "Team": f"{PARENT} endpoint config defect-detector-config",
+                "Environment": f"{PARENT} endpoint config defect-detector-config",
+            },
+        )
+        | made(None, "Inference", None),
+        ["Owner"],
+    ),
+    # An app in the shared space vision-lab: the space's project, its owner erin.
+    "space_CreateApp": (
+        "tagged",
+        "erin@example.com",
+        via(GAMMA, {"Project": f"{PARENT} space vision-lab"} | project_sources(GAMMA))
+        | made("erin@example.com", "Development"),
+        [],
+    ),
+    # SageMaker's own event for a job whose CloudTrail event was lost: its Studio system tags.
+    "state-change_TrainingJob": (
+        "tagged",
+        "alice@example.com",
+        from_project(ALPHA, f"{PROFILE} alice") | made("alice@example.com", "Training"),
+        [],
+    ),
+    # bob removes Project and CostCenter: put back from the Owner's registry entry; bob is told.
+    "drift_DeleteTags": (
+        "tagged",
+        "bob@example.com",
+        {
+            "Project": ("Alpha-NLP", f"{PERSON} bob"),
+            "CostCenter": ("CC-1001", f"{PROJECT} Alpha-NLP"),
+            "ML-Phase": ("Inference", EVENT),
+        },
+        [],
+    ),
+}
 SKIPPED = {
     "failed_CreateEndpointConfig_AccessDenied": "EventsFailedCall",
     "unsupported_CreatePresignedDomainUrl": "EventsUnsupported",
@@ -233,11 +317,6 @@ SKIPPED = {
 
 def test_every_corpus_event_has_an_expectation() -> None:
     assert set(EXPECTED) | set(SKIPPED) == set(corpus_names())
-
-
-def tags_of(emulator: Emulator, arn: str) -> dict[str, str]:
-    response = emulator.sagemaker().list_tags(ResourceArn=arn, MaxResults=100)
-    return {tag["Key"]: tag["Value"] for tag in response["Tags"]}
 
 
 def run(event: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +355,10 @@ def test_corpus_event_through_the_handler(name: str, emulator: Emulator, stack: 
         assert f"= {value}    (from {source})" in body
     if missing:
         assert f"Still missing, please add: {', '.join(missing)}" in body
+    if name.startswith("drift_"):  # no example of creating it: a request to leave them be
+        assert "Please leave the required tags in place" in body
+        assert "Put back:" in body
+        return
     assert "Tags=[" in body
     assert "tags=[" in body
 
@@ -647,3 +730,45 @@ def test_the_same_event_delivered_concurrently_acts_once(
     assert outcomes.count("tagged") == 1
     assert api_calls.seen.count("sagemaker:AddTags") == 1
     assert len(emulator.notifications(stack)) == 1
+
+
+def test_drift_under_a_report_only_policy_tells_the_remover_and_puts_nothing_back(
+    emulator: Emulator, stack: Stack
+) -> None:
+    text = EXAMPLE_REGISTRY.read_text().replace("drift: repair", "drift: report-only")
+    assert "drift: report-only" in text
+    registry = registry_file.parse_text(text, "registry.yaml")
+    registry_file.sync_table(emulator.dynamodb(), stack.registry_table, registry)
+    event = load_event("drift_DeleteTags")
+    before = seed_from_event(emulator, event)
+
+    summary = run(event)
+
+    assert summary["status"] == "dry-run"
+    assert summary["trigger"] == "drift"
+    assert set(summary["added"]) == {"Project", "CostCenter", "ML-Phase"}  # what it would do
+    assert tags_of(emulator, summary["resourceArn"]) == before
+    (note,) = emulator.notifications(stack)
+    assert (note.recipient, note.outcome) == ("bob@example.com", "dry-run")
+    assert "Would put back (the policy says report only; nothing written):" in note.body
+    assert "DeleteTags Project, CostCenter" in note.body
+
+
+def test_a_state_change_for_a_tagged_resource_changes_nothing(
+    emulator: Emulator, stack: Stack
+) -> None:
+    """The safety net after the CloudTrail event did its work: a duplicate in effect."""
+    event = load_event("state-change_TrainingJob")
+    seed_from_event(emulator, event)
+    first = run(event)
+    later = copy.deepcopy(event)
+    later["id"] = "another-state-change"
+    later["detail"]["TrainingJobStatus"] = "Completed"
+    assert len(emulator.notifications(stack)) == 1  # read, and taken from the inbox
+
+    summary = run(later)
+
+    assert first["status"] == "tagged"
+    assert summary["status"] == "compliant"
+    assert summary["added"] == {}
+    assert emulator.notifications(stack) == []

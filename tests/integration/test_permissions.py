@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 import app
 from app import lambda_handler
+from autotag.local_context import LocalContext
 from autotag.tagger import ResourceNotVisibleError
 from local import functions, template
 from local.emulator import Emulator, Stack
-from tests.conftest import ApiCalls, FakeContext, corpus_names, load_event, seed_from_event
-from tests.template.test_template import DECLARED, DIGEST, DIGEST_DECLARED, code_actions
+from tests.conftest import (
+    STUDIO_DOMAIN,
+    ApiCalls,
+    FakeContext,
+    corpus_names,
+    load_event,
+    seed_from_event,
+)
+from tests.template.test_template import (
+    DECLARED,
+    DIGEST,
+    DIGEST_DECLARED,
+    SWEEP,
+    SWEEP_DECLARED,
+    code_actions,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +69,52 @@ def test_the_corpus_calls_exactly_the_permitted_operations(
     assert event["Records"]
     functions.module("notify_digest").lambda_handler(event, FakeContext())
     assert set(api_calls.seen) == code_actions(DIGEST) == DIGEST_DECLARED
+
+
+def test_the_sweep_calls_only_what_its_policy_allows(
+    emulator: Emulator, stack: Stack, api_calls: ApiCalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account where the sweep meets every kind of read: bulk and listed kinds, a space and
+    an app (described: their listings carry no ARN), and each parent a swept resource can have."""
+    arn = "arn:aws:sagemaker:us-east-1:123456789012"
+    execution = f"{arn}:pipeline/p1/execution/e1"
+    seeds: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
+        f"{arn}:hyper-parameter-tuning-job/hpo": ({"Project": "Alpha-NLP"}, {}),
+        f"{arn}:training-job/from-hpo": (
+            {}, {"TuningJobArn": f"{arn}:hyper-parameter-tuning-job/hpo"}),
+        f"{arn}:pipeline/p1": ({"Project": "Beta-Forecast"}, {}),
+        execution: ({}, {"PipelineArn": f"{arn}:pipeline/p1", "PipelineExecutionArn": execution,
+                         "CreatedBy": {"UserProfileName": "dave"}}),
+        f"{arn}:processing-job/step": ({"sagemaker:pipeline-execution-arn": execution}, {}),
+        f"{arn}:model/m1": ({"Project": "Gamma-Vision"}, {}),
+        f"{arn}:endpoint-config/c1": ({}, {"ProductionVariants": [{"ModelName": "m1"}]}),
+        f"{arn}:endpoint/e1": ({}, {"EndpointConfigName": "c1"}),
+        f"{arn}:space/{STUDIO_DOMAIN}/lab": ({"Project": "Gamma-Vision"}, {
+            "DomainId": STUDIO_DOMAIN, "SpaceName": "lab",
+            "OwnershipSettings": {"OwnerUserProfileName": "alice"}}),
+        f"{arn}:app/{STUDIO_DOMAIN}/lab/jupyterlab/default": ({}, {
+            "DomainId": STUDIO_DOMAIN, "SpaceName": "lab", "AppType": "JupyterLab",
+            "AppName": "default"}),
+    }  # fmt: skip
+    for resource, (tags, description) in seeds.items():
+        emulator.seed_resource(resource, tags, description)
+    monkeypatch.setenv("DIGEST_DELAY_SECONDS", "1")  # the first notice starts a digest timer
+    module = functions.module("sweep")
+    module.sweep.cache_clear()
+    api_calls.seen.clear()
+
+    summary = module.lambda_handler({}, LocalContext(timeout_seconds=900))
+    assert summary["status"] == "done"
+    assert summary["handled"]
+    # Once more without windows, for a resource added since: its notice is published at once.
+    emulator.seed_resource(f"{arn}:model/m2", {"Owner": "bob@example.com"})
+    monkeypatch.setenv("NOTIFY_WINDOW_SECONDS", "0")
+    module.sweep.cache_clear()
+    assert module.lambda_handler({}, LocalContext(timeout_seconds=900))["handled"]
+
+    called = set(api_calls.seen)
+    # The tagging policy is shared with the event path, which alone describes a training job
+    # (one SageMaker launched without saying from which tuning job).
+    assert called == code_actions(SWEEP) - {"sagemaker:DescribeTrainingJob"}
+    assert code_actions(SWEEP) == SWEEP_DECLARED
+    module.sweep.cache_clear()

@@ -18,12 +18,13 @@ import pytest
 
 import app
 from app import lambda_handler
-from autotag.events import BY_NAME
+from autotag.events import parse
 from autotag.redrive import redrive
 from local import functions, template
 from local.emulator import Emulator, Stack
 from local.faults import Faults
-from tests.conftest import FakeContext, corpus_names, load_event, seed_from_event
+from tests.conftest import FakeContext, corpus_names, load_event, seed_from_event, tags_of
+from tests.conftest import variant as distinct
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +33,7 @@ TAGGABLE = [name for name in corpus_names() if template.rule_matches(load_event(
 
 def variant(name: str, index: int) -> dict[str, Any]:
     """A corpus event made distinct: its own eventID and resource."""
-    event = copy.deepcopy(load_event(name))
-    detail = event["detail"]
-    spec = BY_NAME[detail["eventName"]]
-    detail["eventID"] = f"{detail['eventID'][:24]}{index:012d}"
-    detail["responseElements"][spec.arn_field] += f"-r{index}"
-    return event
-
-
-def tags_of(emulator: Emulator, arn: str) -> dict[str, str]:
-    listed = emulator.sagemaker().list_tags(ResourceArn=arn, MaxResults=100)["Tags"]
-    return {tag["Key"]: tag.get("Value", "") for tag in listed}
+    return distinct(load_event(name), index)
 
 
 def invoke_like_lambda(event: dict[str, Any], attempts: int = 3) -> dict[str, Any] | None:
@@ -85,7 +76,7 @@ def test_a_thousand_events_and_250_duplicates(
         if summary.get("duplicate"):
             duplicates += 1
         else:
-            first[event["detail"]["eventID"]] = summary
+            first[summary["eventId"]] = summary
 
     notes = emulator.notifications(stack)
     needing = sum(1 for summary in first.values() if summary["notified"])
@@ -149,8 +140,7 @@ def test_thirty_percent_throttled_loses_nothing(
 
     missing = []
     for event in events:
-        detail = event["detail"]
-        arn = detail["responseElements"][BY_NAME[detail["eventName"]].arn_field]
+        arn = parse(event).resource.arn
         tags = tags_of(emulator, arn)
         if "ML-Phase" not in tags and len(tags) < 50:
             missing.append(arn)

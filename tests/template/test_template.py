@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 
 from autotag import events, registry
+from autotag.inventory import Inventory
+from autotag.lineage import Lineage
 from autotag.notify import Notifier
 from autotag.outbox import Outbox
 from autotag.policy import DEFAULT_REQUIRED
 from autotag.registry import RegistryReader
 from autotag.sagemaker import ResourceTags
 from autotag.studio import StudioProfiles
+from autotag.sweep import Sweep
 from autotag.tagger import STATE_EXPIRY, STATE_KEY, Tagger
 from local import template
 from tests.conftest import corpus_names, load_event
@@ -26,11 +29,14 @@ DECLARED = {
     *RegistryReader.permissions,
     *Notifier.permissions,
     *Outbox.permissions,
+    *Lineage.permissions,
 }
 DIGEST_DECLARED = {*Outbox.flush_permissions, *Notifier.permissions}
+SWEEP_DECLARED = {*DECLARED, *Inventory.permissions, *Sweep.permissions}
 # Used by AWS services on the function's behalf (SNS, SQS, Lambda settings), on the stack's key.
 ON_BEHALF = {"kms:GenerateDataKey", "kms:Decrypt"}
 DIGEST = "NotifyDigestFunction"
+SWEEP = "SweepFunction"
 
 
 def statements(function: str = template.FUNCTION) -> list[dict[str, Any]]:
@@ -53,11 +59,32 @@ def test_rule_lists_exactly_the_supported_events() -> None:
     assert names == [spec.event_name for spec in events.SUPPORTED]
 
 
-def test_rule_takes_only_successful_sagemaker_api_calls() -> None:
+def test_rule_takes_only_successful_sagemaker_calls_by_people_and_by_sagemaker() -> None:
     pattern = template.rule_pattern()
     assert pattern["source"] == [events.SOURCE]
-    assert pattern["detail-type"] == [events.DETAIL_TYPE]
+    assert pattern["detail-type"] == [events.DETAIL_TYPE, events.SERVICE_DETAIL_TYPE]
     assert pattern["detail"]["errorCode"] == [{"exists": False}]
+
+
+def test_three_rules_reach_the_one_function() -> None:
+    patterns = template.rule_patterns()
+    assert set(patterns) == {"CloudTrailCreate", "TagsRemoved", "StateChange"}
+    removed = patterns["TagsRemoved"]
+    assert removed["detail"]["eventName"] == [events.DELETE_TAGS]
+    assert removed["detail"]["errorCode"] == [{"exists": False}]
+    assert removed["detail-type"] == [events.DETAIL_TYPE]
+    # The state-change rule lists exactly the kinds whose events the code parses.
+    assert sorted(patterns["StateChange"]["detail-type"]) == sorted(events.BY_STATE_CHANGE)
+    assert all(p["source"] == [events.SOURCE] for p in patterns.values())
+
+
+def test_a_service_event_and_a_state_change_reach_the_function() -> None:
+    service = copy.deepcopy(load_event("service-event_CreateTrainingJob"))
+    assert template.rule_matches(service)
+    change = copy.deepcopy(load_event("state-change_TrainingJob"))
+    assert template.rule_matches(change)
+    change["detail-type"] = "SageMaker Processing Job State Change"
+    assert not template.rule_matches(change)
 
 
 @pytest.mark.parametrize("name", corpus_names())
@@ -71,7 +98,6 @@ def test_rule_matches_the_corpus_events_the_function_acts_on(name: str) -> None:
     "event_name",
     [
         "AddTags",
-        "DeleteTags",
         "CreatePresignedDomainUrl",
         "CreatePresignedNotebookInstanceUrl",
         "DescribeTrainingJob",
@@ -91,16 +117,17 @@ def test_rule_ignores_other_sources() -> None:
     assert not template.rule_matches(event)
 
 
-def test_rule_target_retries_and_has_a_dead_letter_queue() -> None:
-    properties = template.function_properties()["Events"][template.RULE_EVENT]["Properties"]
-    assert properties["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
-    assert properties["RetryPolicy"]["MaximumRetryAttempts"] > 0
+def test_rule_targets_retry_and_have_a_dead_letter_queue() -> None:
     policy = template.resources()["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
     (statement,) = policy["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
-        "Fn::GetAtt": ["TagOnCreateFunctionCloudTrailCreate", "Arn"]
-    }
+    sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    for rule in template.rule_patterns():
+        properties = template.function_properties()["Events"][rule]["Properties"]
+        dead_letter = {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+        assert properties["DeadLetterConfig"] == dead_letter
+        assert properties["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        assert {"Fn::GetAtt": [f"TagOnCreateFunction{rule}", "Arn"]} in sources
 
 
 def test_a_failed_invocation_lands_in_a_queue() -> None:
@@ -116,18 +143,21 @@ def test_a_failed_invocation_lands_in_a_queue() -> None:
 def test_iam_actions_are_exactly_what_the_code_declares() -> None:
     assert code_actions() == DECLARED
     assert code_actions(DIGEST) == DIGEST_DECLARED
-    for function in (template.FUNCTION, DIGEST):
+    assert code_actions(SWEEP) == SWEEP_DECLARED
+    for function in (template.FUNCTION, DIGEST, SWEEP):
         for statement in statements(function):
             assert all("*" not in action for action in actions_of(statement))
             if set(actions_of(statement)) & ON_BEHALF:
                 assert statement["Resource"] == {"Fn::GetAtt": ["AutoTagKey", "Arn"]}
             assert statement["Effect"] == "Allow"
-    every = {a for f in (template.FUNCTION, DIGEST) for s in statements(f) for a in actions_of(s)}
+    every = {
+        a for f in (template.FUNCTION, DIGEST, SWEEP) for s in statements(f) for a in actions_of(s)
+    }
     assert "sagemaker:DeleteTags" not in every
 
 
 def test_dynamodb_actions_name_the_stack_tables() -> None:
-    for function in (template.FUNCTION, DIGEST):
+    for function in (template.FUNCTION, DIGEST, SWEEP):
         for statement in statements(function):
             if any(action.startswith("dynamodb:") for action in actions_of(statement)):
                 assert statement["Resource"] in (
@@ -158,10 +188,22 @@ def test_tags_are_written_only_on_the_supported_resource_kinds_of_this_account()
         assert {r.removeprefix(prefix).removesuffix("/*") for r in resources} == kinds
 
 
-def test_only_list_user_profiles_needs_every_resource() -> None:
-    for statement in statements():
-        if statement["Resource"] == "*":
-            assert actions_of(statement) == ["sagemaker:ListUserProfiles"]
+def test_only_list_and_search_actions_need_every_resource() -> None:
+    for function in (template.FUNCTION, SWEEP):
+        for statement in statements(function):
+            if statement["Resource"] == "*":
+                actions = actions_of(statement)
+                assert all(a.startswith(("sagemaker:List", "sagemaker:Search")) for a in actions)
+
+
+def test_the_sweep_is_scheduled_resumes_and_shares_the_tagging_policy() -> None:
+    sweep = template.resources()[SWEEP]["Properties"]
+    assert sweep["Events"]["Schedule"]["Properties"]["Schedule"] == {"Ref": "SweepSchedule"}
+    assert sweep["Timeout"] == 900
+    assert int(template.environment(SWEEP)["SWEEP_MARGIN_SECONDS"]) < sweep["Timeout"]
+    shared = {"Ref": "TaggingPolicy"}
+    assert shared in sweep["Policies"]
+    assert template.function_properties()["Policies"] == [shared]
 
 
 def test_registry_table_has_the_schema_the_cli_creates() -> None:
@@ -236,6 +278,7 @@ def test_alarms_watch_errors_and_both_queues_and_tell_the_admins() -> None:
     assert watched == {
         ("Errors", "TagOnCreateFunction"),
         ("Errors", "NotifyDigestFunction"),
+        ("Errors", "SweepFunction"),
         ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue"),
         ("ApproximateNumberOfMessagesVisible", "FailedEventsQueue"),
     }

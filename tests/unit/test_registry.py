@@ -5,6 +5,7 @@ import textwrap
 import pytest
 
 from autotag import registry, registry_file
+from autotag.policy import Drift
 from autotag.registry_file import Registry, RegistryError, parse_text, to_items
 from tests.conftest import EXAMPLE_REGISTRY
 
@@ -202,3 +203,15 @@ def test_a_default_project_must_be_registered() -> None:
     assert parse("defaults: {Project: A}\nprojects: [{name: A}]\n").config.defaults == {
         "Project": "A"
     }
+
+
+def test_drift_policy_is_read_checked_and_stored() -> None:
+    reg = parse(POLICY + "  drift: report-only\n")
+    assert reg.config.policy.drift is Drift.REPORT_ONLY
+    by_key = {item["pk"]["S"]: item for item in to_items(reg)}
+    assert registry.config_from_item(by_key["config"]).policy.drift is Drift.REPORT_ONLY
+    assert parse(POLICY).config.policy.drift is Drift.REPAIR  # put back, by default
+    errors = errors_of(POLICY + "  drift: sometimes\n")
+    assert any(
+        "policy.drift: 'sometimes' is not one of ['repair', 'report-only']" in e for e in errors
+    )

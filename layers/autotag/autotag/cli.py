@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -24,6 +25,9 @@ examples:
   autotag registry show --table autotag-registry
   autotag subscribe --table autotag-registry --topic arn:aws:sns:us-east-1:123456789012:autotag
   autotag redrive --queue <DeadLetterQueueUrl> --queue <FailedEventsQueueUrl>
+  autotag audit --table autotag-registry --min-coverage 95
+  autotag audit --format csv > compliance.csv
+  autotag audit --fix --dry-run
   REGISTRY_TABLE=autotag-registry NOTIFY_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:autotag \\
     autotag handle events/sso_CreateAutoMLJob.json --dry-run
 
@@ -136,6 +140,102 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     return 1 if kept else 0
 
 
+def _progress() -> Any:
+    """A progress bar on standard error, so that JSON and CSV on standard output stay clean."""
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def _walk(inventory: Any, progress: Any) -> list[Any]:
+    found: list[Any] = []
+    task = progress.add_task("reading the account", total=None)
+    for page in inventory.pages():
+        found += page.found
+        progress.update(task, completed=len(found))
+    progress.remove_task(task)
+    return found
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from autotag import audit, sweep  # noqa: PLC0415
+    from autotag.inventory import Inventory  # noqa: PLC0415
+    from autotag.outbox import Held  # noqa: PLC0415
+    from autotag.registry import RegistryReader  # noqa: PLC0415
+    from autotag.sagemaker import ResourceTags  # noqa: PLC0415
+    from autotag.tagger import Tagger  # noqa: PLC0415
+
+    if args.dry_run and not args.fix:
+        raise CommandError("--dry-run goes with --fix: the audit alone writes nothing")
+    env = dict(os.environ)
+    if args.table:
+        env["REGISTRY_TABLE"] = args.table
+    table = env.get("REGISTRY_TABLE", "").strip()
+    if not table:
+        raise CommandError("name the registry table: --table NAME or REGISTRY_TABLE")
+    sagemaker = aws.sagemaker()
+    inventory = Inventory(sagemaker, ResourceTags(sagemaker))
+    policy = RegistryReader(aws.dynamodb(), table).config().policy
+    fixes: list[dict[str, Any]] = []
+    with _progress() as progress:
+        report = audit.audit(_walk(inventory, progress), policy)
+        if args.fix:
+            settings = Settings.from_env(env)
+            if args.dry_run:
+                settings = replace(settings, mode=Mode.DRY_RUN)
+            tagger = Tagger.from_settings(settings, _no_metrics)
+            if args.dry_run:
+                tagger.notices = Held()  # show, do not tell
+            todo = [r.found for r in report.resources if r.gaps]
+            task = progress.add_task("filling missing tags", total=len(todo))
+            for item in todo:
+                fixes.append(tagger.process(sweep.subject(item), LocalContext()))
+                progress.advance(task)
+            progress.remove_task(task)
+            if not args.dry_run:
+                report = audit.audit(_walk(inventory, progress), policy)
+    _print_audit(args, report, fixes)
+    if args.min_coverage is not None and report.overall.coverage < args.min_coverage:
+        print(
+            f"coverage {report.overall.coverage:.1f} % is below --min-coverage "
+            f"{args.min_coverage:g} %",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _print_audit(args: argparse.Namespace, report: Any, fixes: list[dict[str, Any]]) -> None:
+    from autotag import audit  # noqa: PLC0415
+    from autotag.views import audit_view, fixes_view  # noqa: PLC0415
+
+    if args.format == "json":
+        document = report.as_dict(args.top)
+        if args.fix:
+            document["fixes"] = fixes
+        print(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+    elif args.format == "csv":
+        csv.writer(sys.stdout, lineterminator="\n").writerows(audit.csv_rows(report, args.top))
+    else:
+        out = console()
+        if args.fix:
+            out.print(fixes_view(fixes, dry_run=args.dry_run))
+        out.print(audit_view(report, args.top))
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="autotag",
@@ -194,6 +294,35 @@ def parser() -> argparse.ArgumentParser:
         "repeat for both",
     )
     again.set_defaults(run=cmd_redrive)
+
+    check = commands.add_parser(
+        "audit",
+        help="the account's tag compliance today, per kind, project and owner",
+        description="Reads every supported SageMaker resource in every status (Search where "
+        "SageMaker allows it, else List* and ListTags) and checks it against the registry's tag "
+        "policy. --fix fills what is missing through the same path as the Lambda (and tells "
+        "people, unless --dry-run). Honours AWS_ENDPOINT_URL.",
+    )
+    check.add_argument("--table", help="the registry table (default: $REGISTRY_TABLE)")
+    check.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+    )
+    check.add_argument("--top", type=int, default=5, help="how many worst offenders to show")
+    check.add_argument(
+        "--fix",
+        action="store_true",
+        help="fill the missing tags (needs NOTIFY_TOPIC_ARN; STATE_TABLE for windows)",
+    )
+    check.add_argument(
+        "--dry-run", action="store_true", help="with --fix: show what it would write, tell nobody"
+    )
+    check.add_argument(
+        "--min-coverage",
+        type=float,
+        metavar="P",
+        help="exit with status 1 when fewer than P percent of the resources comply",
+    )
+    check.set_defaults(run=cmd_audit)
     return top
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
 from typing import Any, Final
@@ -61,6 +61,7 @@ class PrincipalKind(StrEnum):
     IAM_USER = "iam-user"
     ROLE_SESSION = "role-session"  # an assumed role whose session name names a person
     ROLE = "role"  # an assumed role whose session name names nobody (CI, execution roles)
+    OWNER_TAG = "owner-tag"  # no event names the creator; the resource's `Owner` tag does
     SERVICE = "aws-service"
     ROOT = "root"
     UNKNOWN = "unknown"
@@ -72,6 +73,7 @@ PERSON_KINDS: Final = frozenset(
         PrincipalKind.SSO_USER,
         PrincipalKind.IAM_USER,
         PrincipalKind.ROLE_SESSION,
+        PrincipalKind.OWNER_TAG,
     }
 )
 
@@ -153,7 +155,7 @@ def who(user_identity: Mapping[str, Any], request_tags: Mapping[str, str]) -> Pr
     if profile_arn and "/" in profile_arn:
         return _studio_user(profile_arn.rsplit("/", 1)[-1], PROFILE_ARN_TAG, request_tags, role)
     invoked_by = _text(user_identity, "invokedBy")
-    if kind == "AWSService":
+    if kind == "AWSService" or (kind is None and invoked_by):
         return Principal(PrincipalKind.SERVICE, invoked_by or "aws-service", "AWS service")
     if kind == "IAMUser":
         user = _text(user_identity, "userName") or arn.rsplit("/", 1)[-1]
@@ -183,3 +185,38 @@ def who(user_identity: Mapping[str, Any], request_tags: Mapping[str, str]) -> Pr
             email = user if is_email(user) else None
             return Principal(PrincipalKind.ROLE_SESSION, user, "federated user", (user,), email)
     return Principal(PrincipalKind.UNKNOWN, arn or "unknown", "nothing usable in userIdentity")
+
+
+def from_created_by(created_by: Mapping[str, Any]) -> Principal | None:
+    """The person in a `CreatedBy` (DescribePipelineExecution and others), else None."""
+    profile = _text(created_by, "UserProfileName")
+    if profile:
+        arn = _text(created_by, "UserProfileArn")
+        tags = {PROFILE_ARN_TAG: arn} if arn else {}
+        principal = _studio_user(profile, "the pipeline's starter", tags, None)
+        domain = _text(created_by, "DomainId")
+        if domain and principal.domain_id is None:
+            principal = replace(principal, domain_id=domain)
+        return principal
+    source_identity = _text(created_by, "IamIdentity", "SourceIdentity")
+    arn = _text(created_by, "IamIdentity", "Arn")
+    if not source_identity and not arn:
+        return None
+    kind = "AssumedRole" if arn and ":assumed-role/" in arn else "IAMUser"
+    identity: dict[str, Any] = {"type": kind, "arn": arn or ""}
+    if source_identity:
+        identity["sessionContext"] = {"sourceIdentity": source_identity}
+    principal = who(identity, {})
+    return principal if principal.kind is not PrincipalKind.UNKNOWN else None
+
+
+def studio_user(profile: str, domain_id: str | None, via: str) -> Principal:
+    """The Studio user behind a user-profile name (an app's or a space's owner)."""
+    principal = _studio_user(profile, via, {}, None)
+    return replace(principal, domain_id=domain_id) if domain_id else principal
+
+
+def from_owner_tag(owner: str) -> Principal:
+    """The person a resource's `Owner` tag names (the sweep and drift know no creator)."""
+    email = owner if is_email(owner) else None
+    return Principal(PrincipalKind.OWNER_TAG, owner, "its Owner tag", (owner,), email)

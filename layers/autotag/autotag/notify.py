@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from botocore import xform_name
 
-from autotag.events import CreateCall
+from autotag.events import Subject, Trigger
 from autotag.identity import Principal
 from autotag.registry import PersonEntry, ProjectEntry
 from autotag.resolve import TagPlan
@@ -64,7 +64,7 @@ def choose_recipient(
     return Recipient(ADMIN, ADMIN)
 
 
-def _kind_words(call: CreateCall) -> str:
+def _kind_words(call: Subject) -> str:
     return call.spec.kind.replace("-", " ").replace("automl", "AutoML")
 
 
@@ -76,7 +76,7 @@ def _tag_list(tags: Mapping[str, str], indent: str) -> str:
     return "\n".join(lines)
 
 
-def _fix(call: CreateCall, suggested: Mapping[str, str]) -> list[str]:
+def _fix(call: Subject, suggested: Mapping[str, str]) -> list[str]:
     method = xform_name(call.event_name)
     return [
         "Next time, pass the tags when you create it.",
@@ -98,7 +98,7 @@ def _fix(call: CreateCall, suggested: Mapping[str, str]) -> list[str]:
 
 def compose(
     *,
-    call: CreateCall,
+    call: Subject,
     principal: Principal,
     plan: TagPlan,
     recipient: Recipient,
@@ -116,17 +116,19 @@ def compose(
         lines += [f"You own the project of {what}; its creator {by} has no known e-mail.", ""]
     if plan.missing_before:
         missing = ", ".join(plan.missing_before)
-        lines.append(f"{what} was created without these required cost-allocation tags: {missing}.")
+        lines.append(_lacked(call, what, missing))
     if plan.rejected:
         rejected = ", ".join(plan.rejected)
         lines.append(f"{what} has tags whose values the tag policy rejects: {rejected}.")
     lines += [
         f"Resource: {call.resource.arn}",
-        f"Created: {call.event_time or 'unknown time'} by {by}",
+        f"Created: {call.event_time or 'unknown time'} by {by}"
+        if call.trigger is not Trigger.DRIFT
+        else f"Removed: {call.event_time or 'unknown time'}",
         "",
     ]
     if plan.add:
-        head = "Would add (dry run, nothing written):" if outcome is Outcome.DRY_RUN else "Added:"
+        head = _HEADS[call.trigger is Trigger.DRIFT, outcome is Outcome.DRY_RUN]
         width = max(len(key) for key in plan.add)
         lines.append(head)
         lines += [
@@ -142,10 +144,38 @@ def compose(
         lines.append("Problems found:")
         lines += [f"  - {problem.key}: {problem.message}" for problem in plan.problems]
         lines.append("")
-    lines += _fix(call, _suggested(plan, required, existing))
+    if call.trigger is Trigger.DRIFT:
+        lines.append(
+            "Please leave the required tags in place: spend on a resource without them cannot "
+            "be allocated, and tags are not retroactive."
+        )
+    else:
+        lines += _fix(call, _suggested(plan, required, existing))
     return Notice(
         recipient.address, outcome, _subject(call, plan, outcome), "\n".join(lines) + "\n"
     )
+
+
+# (removed tags?, nothing written?) -> the heading of the values
+_HEADS: Final = {
+    (False, False): "Added:",
+    (False, True): "Would add (dry run, nothing written):",
+    (True, False): "Put back:",
+    (True, True): "Would put back (the policy says report only; nothing written):",
+}
+
+
+def _lacked(call: Subject, what: str, missing: str) -> str:
+    """The opening line: how the resource came to lack the keys."""
+    if call.trigger is Trigger.DRIFT:
+        removed = ", ".join(call.removed)
+        return (
+            f"Required cost-allocation tags were removed from {what} (DeleteTags {removed}); "
+            f"it now lacks: {missing}."
+        )
+    if call.trigger in (Trigger.SWEEP, Trigger.STATE_CHANGE):
+        return f"{what} was found without these required cost-allocation tags: {missing}."
+    return f"{what} was created without these required cost-allocation tags: {missing}."
 
 
 def _suggested(
@@ -163,7 +193,7 @@ def _suggested(
     return suggested
 
 
-def _subject(call: CreateCall, plan: TagPlan, outcome: Outcome) -> str:
+def _subject(call: Subject, plan: TagPlan, outcome: Outcome) -> str:
     thing = f"{call.spec.kind} {call.resource_name}"
     if outcome is Outcome.DRY_RUN:
         keys = ", ".join(plan.missing_before or plan.rejected)
@@ -172,6 +202,8 @@ def _subject(call: CreateCall, plan: TagPlan, outcome: Outcome) -> str:
         subject = f"[autotag] {thing} still lacks {', '.join(plan.still_missing)}"
     elif plan.rejected:
         subject = f"[autotag] {thing} has tags to correct: {', '.join(plan.rejected)}"
+    elif call.trigger is Trigger.DRIFT:
+        subject = f"[autotag] Put back {', '.join(plan.add)} on {thing}"
     else:
         count = len(plan.missing_before)
         subject = f"[autotag] Tagged {thing}: it lacked {count} required tag{'s' * (count > 1)}"

@@ -63,6 +63,18 @@ class Direct:
         return Delivery.SENT
 
 
+class Held:
+    """Notices kept, not sent: `autotag audit --fix --dry-run` shows what it would do."""
+
+    def __init__(self) -> None:
+        self.held: list[Notice] = []
+
+    def offer(self, notice: Notice, keys: tuple[str, ...], line: str) -> Delivery:
+        del keys, line
+        self.held.append(notice)
+        return Delivery.SUPPRESSED
+
+
 def window_key(recipient: str, keys: tuple[str, ...], start: int) -> str:
     material = "\x1f".join((recipient.casefold(), str(start), *sorted(keys)))
     return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()[:40]

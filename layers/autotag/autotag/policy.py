@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Final
 
 MAX_TAGS: Final = 50
@@ -20,10 +21,18 @@ OWNER_KEY: Final = "Owner"
 PHASE_KEY: Final = "ML-Phase"
 
 
+class Drift(StrEnum):
+    """What to do when someone removes a required tag (a DeleteTags call)."""
+
+    REPAIR = "repair"  # put it back and tell the remover
+    REPORT_ONLY = "report-only"  # only tell the remover
+
+
 @dataclass(frozen=True)
 class Policy:
     required: tuple[str, ...] = DEFAULT_REQUIRED
     allowed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    drift: Drift = Drift.REPAIR
 
     def allowed_value(self, key: str, value: str) -> str | None:
         """The allowed spelling of `value` for `key` (matched ignoring case), else None."""
@@ -34,6 +43,15 @@ class Policy:
             return value
         folded = value.casefold()
         return next((choice for choice in choices if choice.casefold() == folded), None)
+
+    def gaps(self, tags: Mapping[str, str]) -> tuple[str, ...]:
+        """The required keys `tags` lacks (exact spelling) or holds a value not allowed for."""
+        return tuple(
+            key
+            for key in self.required
+            if not is_system_key(key)
+            and (key not in tags or self.allowed_value(key, tags[key]) is None)
+        )
 
 
 def _valid_char(char: str) -> bool:

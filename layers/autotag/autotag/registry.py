@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from autotag.policy import DEFAULT_REQUIRED, Policy
+from autotag.policy import DEFAULT_REQUIRED, Drift, Policy
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -73,7 +73,8 @@ def config_from_item(item: Mapping[str, Any] | None) -> Config:
         for key, value in item.get("allowed", {}).get("M", {}).items()
     }
     required = _get_strings(item, "required") or DEFAULT_REQUIRED
-    return Config(Policy(required, allowed), _get_tags(item, "defaults"))
+    drift = Drift.REPORT_ONLY if _get_s(item, "drift") == Drift.REPORT_ONLY else Drift.REPAIR
+    return Config(Policy(required, allowed, drift), _get_tags(item, "defaults"))
 
 
 def project_from_item(item: Mapping[str, Any]) -> ProjectEntry:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from autotag.identity import is_email
-from autotag.policy import DEFAULT_REQUIRED, PROJECT_KEY, Policy, key_problem, value_problem
+from autotag.policy import DEFAULT_REQUIRED, PROJECT_KEY, Drift, Policy, key_problem, value_problem
 from autotag.registry import (
     CONFIG_KEY,
     KEY_ATTRIBUTE,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 _TOP_KEYS: Final = frozenset({"policy", "defaults", "projects", "people"})
-_POLICY_KEYS: Final = frozenset({"required", "allowed"})
+_POLICY_KEYS: Final = frozenset({"required", "allowed", "drift"})
 _PROJECT_KEYS: Final = frozenset({"name", "tags", "owner", "members"})
 _PERSON_KEYS: Final = frozenset({"id", "email", "aliases", "project", "tags"})
 
@@ -184,7 +184,14 @@ class _Checker:
             for i, name in enumerate(names):
                 self.value(name, f"{spot}[{i}]")
             self.allowed[str(key)] = names
-        return Policy(required=required, allowed=dict(self.allowed))
+        drift_text = self.text(doc.get("drift"), "policy.drift") or Drift.REPAIR.value
+        try:
+            drift = Drift(drift_text)
+        except ValueError:
+            choices = [d.value for d in Drift]
+            self.fail("policy.drift", f"{drift_text!r} is not one of {choices}")
+            drift = Drift.REPAIR
+        return Policy(required=required, allowed=dict(self.allowed), drift=drift)
 
 
 def _project(check: _Checker, index: int, doc: Any) -> ProjectEntry | None:
@@ -366,6 +373,7 @@ def to_items(registry: Registry) -> list[dict[str, AttributeValueTypeDef]]:
             KEY_ATTRIBUTE: _s(CONFIG_KEY),
             "required": _strings(policy.required),
             "allowed": {"M": {key: _strings(v) for key, v in policy.allowed.items()}},
+            "drift": _s(policy.drift.value),
             "defaults": _tags(registry.config.defaults),
         }
     ]

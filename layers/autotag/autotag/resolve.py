@@ -64,6 +64,7 @@ class Facts:
     policy: Policy
     existing: Mapping[str, str]  # the resource's tags as ListTags returns them
     parent: Mapping[str, str] = field(default_factory=dict)
+    parent_detail: str = ""  # which parent: "pipeline p1"
     profile: Mapping[str, str] = field(default_factory=dict)
     profile_detail: str = ""
     person: Mapping[str, str] = field(default_factory=dict)  # registry tags, with Project
@@ -130,7 +131,7 @@ class _Planner:
         facts = self.facts
         project_tags: dict[str, str] = dict(self.project.tags) if self.project else {}
         return [
-            Source(SourceName.PARENT, facts.parent),
+            Source(SourceName.PARENT, facts.parent, facts.parent_detail),
             Source(SourceName.USER_PROFILE, facts.profile, facts.profile_detail),
             Source(SourceName.REGISTRY_PERSON, facts.person, facts.person_detail),
             Source(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
@@ -28,6 +28,17 @@ def _code(error: ClientError) -> str:
 
 def _message(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Message", ""))
+
+
+def describe(method: Callable[..., Any], **kwargs: str) -> Mapping[str, Any]:
+    """A Describe* call; ResourceMissingError when SageMaker does not know the resource."""
+    try:
+        response: Mapping[str, Any] = method(**kwargs)
+    except ClientError as error:
+        if _code(error) in _NOT_FOUND:
+            raise ResourceMissingError(f"{kwargs}: {_message(error)}") from error
+        raise
+    return response
 
 
 class ResourceTags:

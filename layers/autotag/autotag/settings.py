@@ -70,6 +70,8 @@ class Settings:
     # How long the first notice of a window waits to gather a burst into one digest.
     digest_delay_seconds: float = 120.0
     digest_queue_url: str | None = None
+    # The sweep stops this long before its timeout and saves where it was.
+    sweep_margin_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -94,4 +96,5 @@ class Settings:
             notify_window_seconds=read.seconds("NOTIFY_WINDOW_SECONDS", 86400),
             digest_delay_seconds=read.seconds("DIGEST_DELAY_SECONDS", 120),
             digest_queue_url=read.optional("DIGEST_QUEUE_URL"),
+            sweep_margin_seconds=read.seconds("SWEEP_MARGIN_SECONDS", 60),
         )

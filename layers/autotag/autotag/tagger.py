@@ -1,6 +1,8 @@
-"""One created resource, end to end: parse, who, read, decide, write, tell.
+"""One resource, end to end: parse, read, who, parent, decide, write, tell.
 
-The Lambda handler, `autotag handle` and `autotag redrive` all call `Tagger.handle`. Poison
+The Lambda handler, `autotag handle` and `autotag redrive` call `Tagger.handle` with an event;
+the sweep and `autotag audit --fix` call `Tagger.process` with a Subject they built. Every
+trigger goes through the same resolution and the same writer. Poison
 events (unparseable, unsupported, failed calls, foreign accounts) are logged, counted and
 answered with a summary; AWS errors raise so that Lambda retries and the failure path catches
 them. With a state table, each eventID is handled once: a repeated delivery writes and tells
@@ -22,12 +24,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from autotag import aws, events, resolve
-from autotag.events import CreateCall, SkipEventError
-from autotag.identity import Principal, who
+from autotag.events import SkipEventError, Subject, Trigger
+from autotag.identity import Principal, from_owner_tag, who
+from autotag.lineage import NO_PARENT, Lineage, Parent
 from autotag.notify import Notifier, Outcome, choose_recipient, compose
 from autotag.observability import Counter, logger
-from autotag.outbox import Delivery, Direct, Outbox
-from autotag.policy import PROJECT_KEY
+from autotag.outbox import Delivery, Direct, Held, Outbox
+from autotag.policy import OWNER_KEY, PROJECT_KEY, Drift
 from autotag.registry import PersonEntry, RegistryReader
 from autotag.resolve import Facts, TagPlan
 from autotag.sagemaker import ResourceMissingError, ResourceTags, TagsRejectedError
@@ -92,7 +95,7 @@ class ResourceNotVisibleError(Exception):
 _VISIBILITY_WAITS: Final = (0.5, 1.0, 2.0)  # seconds: a short, bounded wait before giving up
 
 
-def _event_age(call: CreateCall, now: datetime) -> float | None:
+def _event_age(call: Subject, now: datetime) -> float | None:
     try:
         created = datetime.fromisoformat(call.event_time.replace("Z", "+00:00"))
     except ValueError:
@@ -116,9 +119,10 @@ class Tagger:
     resources: ResourceTags
     registry: RegistryReader
     studio: StudioProfiles
-    notices: Direct | Outbox
+    notices: Direct | Outbox | Held
     count: Counter
     state: DynamoDBClient | None = None  # the state table's client: exactly-once effects
+    lineage: Lineage | None = None  # parent resources; None: no parent is read
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -151,14 +155,16 @@ class Tagger:
         dynamodb = aws.dynamodb()
         resources = ResourceTags(sagemaker)
         ttl = settings.cache_ttl_seconds
+        studio = StudioProfiles(sagemaker, resources, ttl)
         return cls(
             settings=settings,
             resources=resources,
             registry=RegistryReader(dynamodb, settings.registry_table, ttl),
-            studio=StudioProfiles(sagemaker, resources, ttl),
+            studio=studio,
             notices=notices(settings, dynamodb),
             count=count,
             state=dynamodb if settings.state_table else None,
+            lineage=Lineage(sagemaker, resources, studio, ttl),
         )
 
     def handle(
@@ -172,13 +178,22 @@ class Tagger:
             self.count(skip.metric)
             logger.warning("event skipped", extra={"reason": skip.reason, "metric": skip.metric})
             return {"status": "skipped", "reason": skip.reason}
+        self.count(_TRIGGER_METRIC[call.trigger])
+        return self.process(call, context)
+
+    def process(
+        self, call: Subject, context: LambdaContext | LocalContext | None = None
+    ) -> dict[str, Any]:
+        """One subject, handled exactly once per event_id when there is a state table."""
         if self._once is None or self._idempotency is None:
             return self.tag(call)
         if context is not None:
             self._idempotency.register_lambda_context(cast("LambdaContext", context))
-        return self._once(call, key={"eventId": call.event_id})
+        # A dry run's answer must not stand in for a real run's: each mode has its own record.
+        suffix = "" if self.settings.mode is Mode.ENFORCE else f"#{self.settings.mode.value}"
+        return self._once(call, key={"eventId": call.event_id + suffix})
 
-    def _tag_once(self, call: CreateCall, key: dict[str, str]) -> dict[str, Any]:
+    def _tag_once(self, call: Subject, key: dict[str, str]) -> dict[str, Any]:
         del key  # what makes the call unique; the decorator keys on it
         return self.tag(call)
 
@@ -196,7 +211,7 @@ class Tagger:
         entry, key = found
         return Creator(principal, entry, own=key.casefold() == principal.lookup_keys[0].casefold())
 
-    def read_existing(self, call: CreateCall) -> dict[str, str] | None:
+    def read_existing(self, call: Subject) -> dict[str, str] | None:
         """The resource's tags; None when it was deleted. A resource too new to be visible gets
         a short wait, then ResourceNotVisibleError so that Lambda retries later."""
         arn = call.resource.arn
@@ -215,16 +230,24 @@ class Tagger:
                 self.sleep(delay)
         return None  # not reached: the loop returns or raises
 
-    def gather(self, call: CreateCall, creator: Creator, existing: dict[str, str]) -> Facts:
+    def parent(self, call: Subject, existing: dict[str, str]) -> Parent:
+        """The parent resource, read only when the resource lacks a required key."""
+        required = self.registry.config().policy.required
+        if self.lineage is None or all(key in existing for key in required):
+            return NO_PARENT
+        return self.lineage.parent(call, existing)
+
+    def gather(
+        self, call: Subject, creator: Creator, existing: dict[str, str], parent: Parent
+    ) -> Facts:
         """Read everything else the decision needs: the registry and the Studio profile."""
         principal = creator.principal
         config = self.registry.config()
         profile = self.studio.lookup(principal)
         profile_tags = dict(profile.tags) if profile else {}
         person_tags = creator.tags
-        parent: dict[str, str] = {}  # lineage (parent-resource tags) plugs in here
         names = resolve.candidate_projects(
-            [existing, parent, profile_tags, person_tags, config.defaults]
+            [existing, parent.tags, profile_tags, person_tags, config.defaults]
         )
         projects = {name: entry for name in names if (entry := self.registry.project(name))}
         if profile is not None and profile.note:
@@ -232,7 +255,8 @@ class Tagger:
         return Facts(
             policy=config.policy,
             existing=existing,
-            parent=parent,
+            parent=parent.tags,
+            parent_detail=parent.detail,
             profile=profile_tags,
             profile_detail=principal.profile_name or "",
             person=person_tags,
@@ -243,7 +267,7 @@ class Tagger:
             writable=self.settings.managed_keys,
         )
 
-    def gone(self, call: CreateCall, principal: Principal) -> dict[str, Any]:
+    def gone(self, call: Subject, principal: Principal) -> dict[str, Any]:
         self.count("ResourcesGone")
         summary = {
             "status": "gone",
@@ -258,22 +282,33 @@ class Tagger:
         logger.info("resource gone", extra={"summary": summary})
         return summary
 
-    def tag(self, call: CreateCall) -> dict[str, Any]:
-        principal = who(call.user_identity, call.request_tags)
+    def tag(self, call: Subject) -> dict[str, Any]:
         existing = self.read_existing(call)
         if existing is None:
-            return self.gone(call, principal)
+            return self.gone(call, who(call.user_identity, call.request_tags))
+        # Studio's system tags name the creator also when the trigger does not (sweep, events).
+        principal = who(call.user_identity, {**existing, **call.request_tags})
+        parent = self.parent(call, existing)
+        if not principal.is_person and parent.creator is not None:
+            principal = parent.creator  # a pipeline's starter, a space's owner
+        elif not principal.is_person and not call.user_identity and existing.get(OWNER_KEY):
+            # No creator in the trigger (sweep, drift, state change): the Owner tag names one.
+            principal = from_owner_tag(existing[OWNER_KEY])
         creator = self.creator(principal)
-        facts = self.gather(call, creator, existing)
+        facts = self.gather(call, creator, existing, parent)
         plan = resolve.plan(facts)
         mode = self.settings.mode
+        if call.trigger is Trigger.DRIFT and facts.policy.drift is Drift.REPORT_ONLY:
+            mode = Mode.DRY_RUN  # the policy says: tell, do not put back
         status = _status(plan, mode)
         recipient: str | None = None
         delivery: Delivery | None = None
         # Tell first, then write: if the write fails, the retried invocation still finds the
         # keys missing and tells again, rather than finding them present and telling nobody.
         if plan.needs_notice:
-            target = choose_recipient(principal, creator.person, plan.project)
+            # The remover hears about removed tags; otherwise the creator.
+            told = self.creator(who(call.actor, {})) if call.actor else creator
+            target = choose_recipient(told.principal, told.person, plan.project)
             notice = compose(
                 call=call,
                 principal=principal,
@@ -306,7 +341,7 @@ class Tagger:
         logger.info("resource handled", extra={"summary": summary})
         return summary
 
-    def write(self, call: CreateCall, plan: TagPlan) -> bool:
+    def write(self, call: Subject, plan: TagPlan) -> bool:
         """AddTags; False when the resource was deleted meanwhile. A refusal raises."""
         try:
             self.resources.add(call.resource.arn, plan.tags_to_write())
@@ -321,6 +356,14 @@ class Tagger:
         self.count("TagsAdded", len(plan.add))
         return True
 
+
+_TRIGGER_METRIC: Final = {
+    Trigger.CREATE: "TriggerCreate",
+    Trigger.SERVICE: "TriggerServiceEvent",
+    Trigger.STATE_CHANGE: "TriggerStateChange",
+    Trigger.DRIFT: "TriggerTagsRemoved",
+    Trigger.SWEEP: "TriggerSweep",
+}
 
 _DELIVERY_METRIC: Final = {
     Delivery.SENT: "NotificationsSent",
@@ -347,7 +390,7 @@ def notices(settings: Settings, dynamodb: DynamoDBClient) -> Direct | Outbox:
     )
 
 
-def _line(call: CreateCall, principal: Principal) -> str:
+def _line(call: Subject, principal: Principal) -> str:
     """The resource as a digest lists it."""
     return (
         f"{call.spec.kind} {call.resource_name} ({call.resource.arn}), "
@@ -361,7 +404,7 @@ def _added(plan: TagPlan) -> dict[str, dict[str, str]]:
 
 def summarize(
     *,
-    call: CreateCall,
+    call: Subject,
     principal: Principal,
     plan: TagPlan,
     status: str,
@@ -375,6 +418,7 @@ def summarize(
         "mode": mode.value,
         "eventName": call.event_name,
         "eventId": call.event_id,
+        "trigger": call.trigger.value,
         "resourceArn": call.resource.arn,
         "principal": {"kind": principal.kind.value, "name": principal.name, "via": principal.via},
         "project": plan.project.name if plan.project else None,

@@ -11,6 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from autotag.audit import Group as AuditGroup
+from autotag.audit import Report
 from autotag.registry_file import Registry
 
 STATUS_STYLE = {
@@ -148,3 +150,70 @@ def registry_tables(registry: Registry) -> Iterable[Table]:
             ", ".join(f"{k}={v}" for k, v in person.tags.items()),
         )
     yield people
+
+
+def _coverage_text(coverage: float) -> Text:
+    style = "green" if coverage >= 100 else "yellow" if coverage >= 80 else "red"
+    return Text(f"{coverage:.1f} %", style=style)
+
+
+def _groups_table(title: str, groups: Iterable[AuditGroup]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column(title.split(maxsplit=1)[0].lower())
+    table.add_column("compliant / total", justify="right")
+    table.add_column("coverage", justify="right")
+    table.add_column("keys missing (resources)")
+    for group in groups:
+        missing = ", ".join(f"{key} ({n})" for key, n in group.missing.most_common())
+        table.add_row(
+            group.name,
+            f"{group.compliant} / {group.total}",
+            _coverage_text(group.coverage),
+            missing or "—",
+        )
+    return table
+
+
+def audit_view(report: Report, top: int = 5) -> RenderableType:
+    """The compliance report: overall, per kind, per project, and the worst offenders."""
+    overall = report.overall
+    head = Text.assemble(
+        "Compliance: ",
+        (f"{overall.compliant} of {overall.total} resources", "bold"),
+        " carry every required tag (",
+        _coverage_text(overall.coverage),
+        f"). Required: {', '.join(report.required)}",
+    )
+    parts: list[RenderableType] = [
+        head,
+        _groups_table("Kind of resource", (report.kinds[k] for k in sorted(report.kinds))),
+        _groups_table("Project", (report.projects[k] for k in sorted(report.projects))),
+    ]
+    offenders = report.offenders(top)
+    if offenders:
+        parts.append(_groups_table("Owner (worst offenders)", offenders))
+    return Group(*parts)
+
+
+def fixes_view(fixes: Sequence[Mapping[str, Any]], *, dry_run: bool) -> RenderableType:
+    """What `audit --fix` wrote (or would write), one row per resource."""
+    verb = "would add" if dry_run else "added"
+    table = Table(
+        title=f"Fixes ({'dry run: nothing written, nobody told' if dry_run else 'written'})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    table.add_column("resource")
+    table.add_column("status")
+    table.add_column(verb)
+    table.add_column("still missing", style="red")
+    for fix in fixes:
+        added = ", ".join(f"{key}={a['value']}" for key, a in _added(fix).items())
+        table.add_row(
+            str(fix.get("resourceArn", "")).rsplit(":", 1)[-1],
+            status_text(str(fix.get("status"))),
+            added or "—",
+            ", ".join(fix.get("missing", [])) or "—",
+        )
+    return table

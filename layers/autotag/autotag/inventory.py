@@ -1,0 +1,182 @@
+"""Every supported SageMaker resource of the account, page by page, with its tags.
+
+Kinds `Search` returns with their tags (training and tuning jobs, endpoints, pipelines) are read
+100 a page in one call; the others are listed (100 a page) and their tags read with one ListTags
+each. Spaces and apps are listed without their ARN, so each is described once. Resources in every
+status are included: a finished job still carries the cost it ran up.
+
+The walk can stop after any page and start again from a `Position`: the sweep saves it before
+its timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+from autotag.events import SUPPORTED, EventSpec, ResourceArn, tag_map
+from autotag.sagemaker import ResourceMissingError, ResourceTags, describe
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+PAGE_SIZE: Final = 100  # the most Search and every List* return at once
+
+
+class Listing(NamedTuple):
+    operation: str  # the boto3 method; "search" for the searchable kinds
+    result_key: str  # where the page's items are
+    described_by: str = ""  # the Describe method giving the ARN when the listing lacks it
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The API operations (and IAM actions) the listing calls: `ListAutoMLJobs`."""
+        methods = (self.operation, self.described_by) if self.described_by else (self.operation,)
+        return tuple(
+            "".join("ML" if part == "ml" else part.title() for part in method.split("_"))
+            for method in methods
+        )
+
+
+# How each kind is listed: one entry per kind of SUPPORTED (a test says so).
+LISTINGS: Final[Mapping[str, Listing]] = {
+    "training-job": Listing("search", "Results"),
+    "processing-job": Listing("list_processing_jobs", "ProcessingJobSummaries"),
+    "transform-job": Listing("list_transform_jobs", "TransformJobSummaries"),
+    "hyper-parameter-tuning-job": Listing("search", "Results"),
+    "automl-job": Listing("list_auto_ml_jobs", "AutoMLJobSummaries"),
+    "compilation-job": Listing("list_compilation_jobs", "CompilationJobSummaries"),
+    "model": Listing("list_models", "Models"),
+    "endpoint-config": Listing("list_endpoint_configs", "EndpointConfigs"),
+    "endpoint": Listing("search", "Results"),
+    "inference-component": Listing("list_inference_components", "InferenceComponents"),
+    "notebook-instance": Listing("list_notebook_instances", "NotebookInstances"),
+    "pipeline": Listing("search", "Results"),
+    "monitoring-schedule": Listing("list_monitoring_schedules", "MonitoringScheduleSummaries"),
+    "labeling-job": Listing("list_labeling_jobs", "LabelingJobSummaryList"),
+    "space": Listing("list_spaces", "Spaces", "describe_space"),
+    "app": Listing("list_apps", "Apps", "describe_app"),
+}
+
+# Each kind once, in the order of SUPPORTED: the order of the walk.
+KINDS: Final[tuple[EventSpec, ...]] = tuple(
+    {spec.kind: spec for spec in reversed(SUPPORTED)}[kind]
+    for kind in dict.fromkeys(spec.kind for spec in SUPPORTED)
+)
+
+
+class Position(NamedTuple):
+    """Where a walk resumes: the kind, and the page token within it (None: its first page)."""
+
+    kind: str
+    token: str | None = None
+
+
+FIRST: Final = Position(KINDS[0].kind)
+_BY_KIND: Final = {spec.kind: spec for spec in KINDS}
+
+
+class Found(NamedTuple):
+    spec: EventSpec
+    arn: ResourceArn
+    name: str
+    tags: dict[str, str]
+    references: Mapping[str, Any]  # the listing's fields: parents, status, creation time
+    created: str = ""
+
+
+class Page(NamedTuple):
+    found: list[Found]
+    next: Position | None  # where to go on after this page; None: the walk is over
+    calls: int  # AWS calls this page cost
+
+
+def _created(item: Mapping[str, Any]) -> str:
+    value = item.get("CreationTime")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if value else ""
+
+
+class Inventory:
+    permissions: Final = tuple(
+        sorted({f"sagemaker:{action}" for v in LISTINGS.values() for action in v.actions})
+    )
+
+    def __init__(self, client: SageMakerClient, tags: ResourceTags) -> None:
+        self._client = client
+        self._tags = tags
+
+    def pages(self, start: Position = FIRST) -> Iterator[Page]:
+        """Every page from `start` to the end."""
+        position: Position | None = start
+        while position is not None:
+            page = self.page(position)
+            yield page
+            position = page.next
+
+    def page(self, position: Position) -> Page:
+        """One page: up to 100 resources of one kind."""
+        spec = _BY_KIND[position.kind]
+        token = position.token
+        listing = LISTINGS[spec.kind]
+        kwargs: dict[str, Any] = {"MaxResults": PAGE_SIZE}
+        if token:
+            kwargs["NextToken"] = token
+        if listing.operation == "search":
+            kwargs["Resource"] = spec.member
+        response: Mapping[str, Any] = getattr(self._client, listing.operation)(**kwargs)
+        calls = 1
+        found: list[Found] = []
+        for raw in response.get(listing.result_key, []):
+            item = raw.get(spec.member, {}) if listing.operation == "search" else raw
+            resolved, cost = self._found(spec, listing, item)
+            calls += cost
+            if resolved is not None:
+                found.append(resolved)
+        next_token = response.get("NextToken")
+        if next_token:
+            return Page(found, Position(spec.kind, next_token), calls)
+        later = [s.kind for s in KINDS]
+        index = later.index(spec.kind) + 1
+        return Page(found, Position(later[index]) if index < len(later) else None, calls)
+
+    def _found(
+        self, spec: EventSpec, listing: Listing, item: Mapping[str, Any]
+    ) -> tuple[Found | None, int]:
+        """The item with its ARN and tags, and the calls that took; None if it is gone."""
+        calls = 0
+        arn_text = item.get(f"{spec.member}Arn")
+        try:
+            if not arn_text and listing.described_by:
+                calls += 1
+                arn_text = self._describe(listing.described_by, item).get(f"{spec.member}Arn")
+            arn = ResourceArn.parse(str(arn_text or ""))
+            if arn is None:
+                return None, calls
+            if listing.operation == "search":
+                tags = tag_map(item.get("Tags"))
+            else:
+                calls += 1
+                tags = self._tags.read(arn.arn)
+        except ResourceMissingError:
+            return None, calls
+        name = item.get(f"{spec.member}Name")
+        found = Found(
+            spec=spec,
+            arn=arn,
+            name=name if isinstance(name, str) and name else arn.name,
+            tags=tags,
+            references=item,
+            created=_created(item),
+        )
+        return found, calls
+
+    def _describe(self, method: str, item: Mapping[str, Any]) -> Mapping[str, Any]:
+        """DescribeSpace or DescribeApp with the listing's identifying fields."""
+        keys: tuple[str, ...] = ("DomainId", "SpaceName", "UserProfileName", "AppType", "AppName")
+        if method == "describe_space":
+            keys = ("DomainId", "SpaceName")
+        kwargs = {key: item[key] for key in keys if item.get(key)}
+        return describe(getattr(self._client, method), **kwargs)

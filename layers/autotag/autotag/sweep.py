@@ -1,0 +1,231 @@
+"""The reconciling sweep: every supported resource, in every status, through the same path.
+
+Each page of the inventory (100 resources) is checked against the tag policy with the tags the
+listing returned; a resource that lacks a required key goes to `Tagger.process`, the resolution
+and writer every event uses. Its request id is the ARN and a digest of its tags, so a second
+pass over an unchanged account replays what the first one did and writes and tells nothing.
+
+The position of the walk is saved in the state table after every page; a run that is near its
+timeout stops there, and the next run resumes from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ClientError
+
+from autotag import aws
+from autotag.events import Subject, Trigger
+from autotag.inventory import FIRST, Found, Inventory, Position
+from autotag.observability import Counter, logger
+from autotag.settings import Settings, SettingsError
+from autotag.tagger import STATE_EXPIRY, STATE_KEY, Tagger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from autotag.local_context import LocalContext
+    from autotag.policy import Policy
+
+POSITION_KEY: Final = "sweep#position"
+
+
+def request_id(found: Found) -> str:
+    """Unique to the resource and its current tags: an unchanged resource is not redone."""
+    return _digest(found.arn.arn, found.tags)
+
+
+def _digest(arn: str, tags: Mapping[str, str]) -> str:
+    text = json.dumps([arn, sorted(tags.items())], ensure_ascii=False)
+    return "sweep:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def _after(found: Found, summary: Mapping[str, Any]) -> dict[str, str]:
+    """The resource's tags once the tagger is done with it."""
+    if summary.get("mode") != "enforce":
+        return dict(found.tags)
+    added = summary.get("added") or {}
+    return {**found.tags, **{key: str(a["value"]) for key, a in added.items()}}
+
+
+def subject(found: Found) -> Subject:
+    """What the tagger is asked about a resource the sweep (or the audit) found."""
+    return Subject(
+        event_id=request_id(found),
+        spec=found.spec,
+        resource=found.arn,
+        resource_name=found.name,
+        request_tags={},
+        user_identity={},
+        event_time=found.created,
+        accounts=frozenset({found.arn.account}),
+        regions=frozenset({found.arn.region}),
+        trigger=Trigger.SWEEP,
+        references=found.references,
+    )
+
+
+@dataclass
+class Tally:
+    status: str = "done"  # or "paused": the next run resumes
+    resumed_from: dict[str, Any] | None = None
+    pages: int = 0
+    listing_calls: int = 0  # Search, List*, and ListTags for kinds Search does not cover
+    resources: int = 0
+    compliant: int = 0
+    handled: dict[str, int] = field(default_factory=dict)  # the tagger's status -> count
+    unchanged: int = 0  # handled by an earlier pass, tags unchanged since: passed by
+    next: dict[str, Any] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Sweep:
+    permissions: Final = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+
+    def __init__(
+        self,
+        *,
+        inventory: Inventory,
+        tagger: Tagger,
+        dynamodb: DynamoDBClient,
+        table: str,
+        margin_seconds: float = 60.0,
+        remember_seconds: float = 86400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._inventory = inventory
+        self._tagger = tagger
+        self._dynamodb = dynamodb
+        self._table = table
+        self._margin = margin_seconds
+        # An incomplete resource is looked at again once this is over (a reminder).
+        self._remember = remember_seconds
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, count: Counter) -> Sweep:
+        if not settings.state_table:
+            raise SettingsError("the sweep needs STATE_TABLE: it keeps its position there")
+        tagger = Tagger.from_settings(settings, count)
+        return cls(
+            inventory=Inventory(aws.sagemaker(), tagger.resources),
+            tagger=tagger,
+            dynamodb=aws.dynamodb(),
+            table=settings.state_table,
+            margin_seconds=settings.sweep_margin_seconds,
+            remember_seconds=settings.idempotency_ttl_seconds,
+        )
+
+    def run(
+        self,
+        remaining_seconds: Callable[[], float],
+        context: LambdaContext | LocalContext | None = None,
+    ) -> dict[str, Any]:
+        """Go on from the saved position (or start a pass) until done or near the timeout."""
+        tally = Tally()
+        position: Position | None = self.load()
+        if position is not None:
+            tally.resumed_from = position._asdict()
+        position = position or FIRST
+        policy = self._tagger.registry.config().policy
+        while position is not None:
+            if remaining_seconds() < self._margin:
+                return self._pause(tally, position)
+            try:
+                page = self._inventory.page(position)
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code")
+                if code != "ValidationException" or position.token is None:
+                    raise
+                # A saved page token SageMaker no longer takes: the kind starts over.
+                logger.warning("sweep token refused", extra={"kind": position.kind})
+                position = Position(position.kind)
+                continue
+            tally.pages += 1
+            tally.listing_calls += page.calls
+            for found in page.found:
+                if remaining_seconds() < self._margin:
+                    # Stop inside the page: it is done again next time, which changes nothing
+                    # for the resources already handled (their request ids repeat).
+                    return self._pause(tally, position)
+                self.visit(found, policy, tally, context)
+            position = page.next
+            if position is not None:
+                self.save(position)
+        self.clear()
+        logger.info("sweep done", extra={"sweep": tally.summary()})
+        return tally.summary()
+
+    def visit(
+        self,
+        found: Found,
+        policy: Policy,
+        tally: Tally,
+        context: LambdaContext | LocalContext | None,
+    ) -> None:
+        tally.resources += 1
+        if not policy.gaps(found.tags):
+            tally.compliant += 1
+            return
+        if self.seen(request_id(found)):
+            tally.unchanged += 1
+            return
+        summary = self._tagger.process(subject(found), context)
+        if summary.get("duplicate"):
+            tally.unchanged += 1
+            return
+        status = str(summary.get("status"))
+        tally.handled[status] = tally.handled.get(status, 0) + 1
+        if status != "gone":
+            # Remember the tags it has now: the next pass finds it so and passes it by.
+            self.mark(_digest(found.arn.arn, _after(found, summary)))
+
+    def _pause(self, tally: Tally, position: Position) -> dict[str, Any]:
+        self.save(position)
+        tally.status = "paused"
+        tally.next = position._asdict()
+        logger.info("sweep paused before the timeout", extra={"sweep": tally.summary()})
+        return tally.summary()
+
+    # ------------------------------------------------------------------ what was handled
+
+    def seen(self, key: str) -> bool:
+        item = self._dynamodb.get_item(TableName=self._table, Key={STATE_KEY: {"S": key}})
+        expires = item.get("Item", {}).get(STATE_EXPIRY, {}).get("N")
+        return expires is not None and float(expires) > self._clock()
+
+    def mark(self, key: str) -> None:
+        expires = int(self._clock() + self._remember)
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item={STATE_KEY: {"S": key}, STATE_EXPIRY: {"N": str(expires)}},
+        )
+
+    # ------------------------------------------------------------------ the saved position
+
+    def load(self) -> Position | None:
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key={STATE_KEY: {"S": POSITION_KEY}}, ConsistentRead=True
+        ).get("Item")
+        if not item or "kind" not in item:
+            return None
+        token = item.get("token", {}).get("S")
+        return Position(item["kind"]["S"], token)
+
+    def save(self, position: Position) -> None:
+        item = {STATE_KEY: {"S": POSITION_KEY}, "kind": {"S": position.kind}}
+        if position.token:
+            item["token"] = {"S": position.token}
+        self._dynamodb.put_item(TableName=self._table, Item=item)
+
+    def clear(self) -> None:
+        self._dynamodb.delete_item(TableName=self._table, Key={STATE_KEY: {"S": POSITION_KEY}})
