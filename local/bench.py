@@ -36,7 +36,7 @@ from autotag import aws, registry_file
 from autotag.events import BY_NAME, DETAIL_TYPE
 from autotag.local_context import LocalContext
 from local import functions, template
-from local.emulator import Emulator, Stack
+from local.emulator import COMPLIANT_TAGS, Emulator, Stack
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 EVENTS: Final = ROOT / "events"
@@ -45,6 +45,7 @@ PRICE_GB_SECOND: Final = 0.0000133334
 PRICE_PER_MILLION_REQUESTS: Final = 0.20
 PROFILES: Final = {"alice": {"Project": "Alpha-NLP"}, "dave": {"Team": "forecasting"}}
 DOMAIN: Final = "d-abc123xyz456"
+ARN_PREFIX: Final = "arn:aws:sagemaker:us-east-1:123456789012"
 TARGETS: Final = {"overhead_ratio": 1.5, "cold_start_ratio": 1.3}
 
 
@@ -122,7 +123,7 @@ class Calls:
 
     def record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         name = f"{model.service_model.signing_name}:{model.name}"
-        if model.name == "ListTags":
+        if model.name == "ListTags" and self.resource:
             name += "(resource)" if params.get("ResourceArn") == self.resource else "(profile)"
         if model.name == "GetItem":
             table = params.get("TableName")
@@ -426,6 +427,14 @@ def report(results: dict[str, Any], console: Console) -> None:
             f"{item['peak_rss_mb']} MB peak, {item['notifications']} messages",
             "flat ms/event",
         )
+    sweep = results["sweep"]
+    first, second = sweep["passes"]
+    table.add_row(
+        f"sweep over {sweep['resources']} resources ({sweep['compliant_before']} compliant)",
+        f"first pass {first['sagemaker_calls']} SageMaker calls, {first['seconds']} s; "
+        f"second pass {second['sagemaker_calls']} calls, {second['seconds']} s",
+        "bulk reads; second pass writes nothing",
+    )
     table.add_row(
         "Lambda cost per million events",
         f"${results['cost']['usd_per_million_events']} "
@@ -459,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         results["calls"] = measure_calls(emulator, calls)
         console.print("overhead against the floor ...")
         results["overhead"] = measure_overhead(emulator, 10 if args.small else 60)
+        console.print("the sweep ...")
+        results["sweep"] = measure_sweep(emulator, calls, 100 if args.small else 1000)
     console.print("cold start ...")
     results["cold_start"] = measure_cold_start(3 if args.small else 15)
     console.print("layer size ...")
@@ -476,6 +487,48 @@ def main(argv: list[str] | None = None) -> int:
     report(results, console)
     console.print(f"written to {output} in {results['seconds']} s")
     return 0
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def seed_account(emulator: Emulator, size: int) -> int:
+    """`size` resources: 70 % training jobs, 10 % each tuning jobs, endpoints and processing
+    jobs; a quarter of them compliant. Returns how many are compliant."""
+    studio = {"sagemaker:user-profile-arn": f"{ARN_PREFIX}:user-profile/{DOMAIN}/alice"}
+    kinds = ["training-job"] * 7 + ["hyper-parameter-tuning-job", "endpoint", "processing-job"]
+    count = 0
+    for index in range(size):
+        kind = kinds[index % len(kinds)]
+        tags = COMPLIANT_TAGS if index % 4 == 0 else studio
+        count += index % 4 == 0
+        emulator.seed_resource(f"{ARN_PREFIX}:{kind}/bench-sweep-{index:05d}", dict(tags))
+    return count
+
+
+def measure_sweep(emulator: Emulator, calls: Calls, size: int) -> dict[str, Any]:
+    """Two passes of the sweep's handler over `size` resources: calls and time per pass."""
+    compliant = seed_account(emulator, size)
+    module = functions.module("sweep")
+    module.sweep.cache_clear()
+    passes = []
+    for _ in range(2):
+        with calls.around("") as seen:
+            started = time.perf_counter()
+            summary = module.lambda_handler({}, LocalContext(timeout_seconds=900))
+            seconds = time.perf_counter() - started
+        sagemaker = {k: v for k, v in sorted(seen.items()) if k.startswith("sagemaker:")}
+        passes.append(
+            {
+                "seconds": round(seconds, 2),
+                "ms_per_resource": round(1000 * seconds / summary["resources"], 2),
+                "sagemaker_calls": sum(sagemaker.values()),
+                "by_call": sagemaker,
+                "handled": summary["handled"],
+                "unchanged": summary["unchanged"],
+            }
+        )
+    return {"resources": size, "compliant_before": compliant, "passes": passes}
 
 
 def machine() -> dict[str, Any]:

@@ -38,6 +38,15 @@ if TYPE_CHECKING:
 
 ACCOUNT: Final = "123456789012"  # moto's default account, also the corpus's
 REGION: Final = "us-east-1"
+# Every required key of examples/registry.yaml, for Alpha-NLP's alice: a compliant resource.
+COMPLIANT_TAGS: Final = {
+    "Project": "Alpha-NLP",
+    "CostCenter": "CC-1001",
+    "Team": "nlp",
+    "Owner": "alice@example.com",
+    "Environment": "Development",
+    "ML-Phase": "Training",
+}
 FAKE_CREDENTIALS: Final = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -22,8 +22,10 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Final
 
+import botocore.session
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
@@ -68,12 +70,30 @@ def seed_resource(
     kind, _, name = parts[5].partition("/")
     member = _MEMBERS.get(kind)
     shown: dict[str, Any] = {f"{member}Arn": arn, f"{member}Name": name} if member else {}
+    shown |= _studio_fields(kind, name)
     shown["CreationTime"] = datetime.now(UTC)
     _store(backend)[arn] = LocalResource(
         arn,
         [{"Key": key, "Value": value} for key, value in (tags or {}).items()],
         {**shown, **(description or {})},
     )
+
+
+def _studio_fields(kind: str, name: str) -> dict[str, str]:
+    """What SageMaker shows of a space (`<domain>/<space>`) or an app
+    (`<domain>/<space>/<type>/<name>`; the emulator takes the owner for a space)."""
+    parts = name.split("/")
+    if kind == "space" and len(parts) == 2:
+        return {"DomainId": parts[0], "SpaceName": parts[1]}
+    if kind == "app" and len(parts) == 4:
+        app_types = {"jupyterlab": "JupyterLab", "codeeditor": "CodeEditor"}
+        return {
+            "DomainId": parts[0],
+            "SpaceName": parts[1],
+            "AppType": app_types.get(parts[2], parts[2]),
+            "AppName": parts[3],
+        }
+    return {}
 
 
 def _tag_list(backend: SageMakerModelBackend, arn: str) -> list[dict[str, str]]:
@@ -295,6 +315,14 @@ def _page(
     return items[start:end], (str(end) if end < len(items) else None)
 
 
+@cache
+def _summary_members(operation: str, result_key: str) -> frozenset[str]:
+    """The members of one item of a List* operation's result, from botocore's model."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    output: Any = model.operation_model(operation).output_shape
+    return frozenset(output.members[result_key].member.members)
+
+
 class _Reads:
     """Search, List* and Describe* methods grafted onto moto's SageMakerResponse."""
 
@@ -316,9 +344,13 @@ class _Reads:
         return ActionResult({"Results": page, **({"NextToken": token} if token else {})})
 
     def _list(self, kind: str, result_key: str) -> ActionResult:
-        items = [r.description for r in _catalog(self.sagemaker_backend, kind)]
-        if LISTINGS[kind].described_by:  # ListSpaces and ListApps give no ARN
-            items = [{k: v for k, v in item.items() if not k.endswith("Arn")} for item in items]
+        # A listing shows only its summary's members (no ProductionVariants in ListEndpointConfigs,
+        # no ARN in ListSpaces and ListApps), as SageMaker's does.
+        members = _summary_members(LISTINGS[kind].actions[0], result_key)
+        items = [
+            {k: v for k, v in r.description.items() if k in members}
+            for r in _catalog(self.sagemaker_backend, kind)
+        ]
         page, token = _page(items, self._get_param("NextToken"), self._get_param("MaxResults"))
         return ActionResult({result_key: page, **({"NextToken": token} if token else {})})
 

@@ -192,14 +192,3 @@ def tags_of(emulator: Emulator, arn: str) -> dict[str, str]:
     """A resource's tags as the emulator holds them."""
     listed = emulator.sagemaker().list_tags(ResourceArn=arn, MaxResults=100)["Tags"]
     return {tag["Key"]: tag.get("Value", "") for tag in listed}
-
-
-# Every required key of the example registry, for Alpha-NLP's alice: a compliant resource.
-COMPLIANT_TAGS: dict[str, str] = {
-    "Project": "Alpha-NLP",
-    "CostCenter": "CC-1001",
-    "Team": "nlp",
-    "Owner": "alice@example.com",
-    "Environment": "Development",
-    "ML-Phase": "Training",
-}

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from autotag import cli
-from local.emulator import Emulator, Stack
-from tests.conftest import ARN, COMPLIANT_TAGS, STUDIO_DOMAIN, tags_of
+from local.emulator import COMPLIANT_TAGS, Emulator, Stack
+from tests.conftest import ARN, STUDIO_DOMAIN, tags_of
 
 pytestmark = pytest.mark.integration
 

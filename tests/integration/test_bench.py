@@ -37,3 +37,6 @@ def test_a_small_bench_run_writes_every_figure(tmp_path: Path) -> None:
     assert all({"cold", "warm", "warm_meets_target"} <= set(s) for s in figures["calls"].values())
     assert [b["events"] for b in figures["bursts"]] == [20, 50]
     assert figures["cost"]["usd_per_million_events"] > 0
+    first, second = figures["sweep"]["passes"]
+    assert first["by_call"]["sagemaker:Search"] >= 1
+    assert "sagemaker:AddTags" not in second["by_call"]  # the second pass writes nothing

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -14,13 +13,14 @@ from autotag.tagger import ResourceNotVisibleError
 from local import functions, template
 from local.emulator import Emulator, Stack
 from tests.conftest import (
-    STUDIO_DOMAIN,
+    ARN,
     ApiCalls,
     FakeContext,
     corpus_names,
     load_event,
     seed_from_event,
 )
+from tests.integration.test_sweep import seed_lineage_account
 from tests.template.test_template import (
     DECLARED,
     DIGEST,
@@ -76,28 +76,7 @@ def test_the_sweep_calls_only_what_its_policy_allows(
 ) -> None:
     """An account where the sweep meets every kind of read: bulk and listed kinds, a space and
     an app (described: their listings carry no ARN), and each parent a swept resource can have."""
-    arn = "arn:aws:sagemaker:us-east-1:123456789012"
-    execution = f"{arn}:pipeline/p1/execution/e1"
-    seeds: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
-        f"{arn}:hyper-parameter-tuning-job/hpo": ({"Project": "Alpha-NLP"}, {}),
-        f"{arn}:training-job/from-hpo": (
-            {}, {"TuningJobArn": f"{arn}:hyper-parameter-tuning-job/hpo"}),
-        f"{arn}:pipeline/p1": ({"Project": "Beta-Forecast"}, {}),
-        execution: ({}, {"PipelineArn": f"{arn}:pipeline/p1", "PipelineExecutionArn": execution,
-                         "CreatedBy": {"UserProfileName": "dave"}}),
-        f"{arn}:processing-job/step": ({"sagemaker:pipeline-execution-arn": execution}, {}),
-        f"{arn}:model/m1": ({"Project": "Gamma-Vision"}, {}),
-        f"{arn}:endpoint-config/c1": ({}, {"ProductionVariants": [{"ModelName": "m1"}]}),
-        f"{arn}:endpoint/e1": ({}, {"EndpointConfigName": "c1"}),
-        f"{arn}:space/{STUDIO_DOMAIN}/lab": ({"Project": "Gamma-Vision"}, {
-            "DomainId": STUDIO_DOMAIN, "SpaceName": "lab",
-            "OwnershipSettings": {"OwnerUserProfileName": "alice"}}),
-        f"{arn}:app/{STUDIO_DOMAIN}/lab/jupyterlab/default": ({}, {
-            "DomainId": STUDIO_DOMAIN, "SpaceName": "lab", "AppType": "JupyterLab",
-            "AppName": "default"}),
-    }  # fmt: skip
-    for resource, (tags, description) in seeds.items():
-        emulator.seed_resource(resource, tags, description)
+    seed_lineage_account(emulator)
     monkeypatch.setenv("DIGEST_DELAY_SECONDS", "1")  # the first notice starts a digest timer
     module = functions.module("sweep")
     module.sweep.cache_clear()
@@ -107,7 +86,7 @@ def test_the_sweep_calls_only_what_its_policy_allows(
     assert summary["status"] == "done"
     assert summary["handled"]
     # Once more without windows, for a resource added since: its notice is published at once.
-    emulator.seed_resource(f"{arn}:model/m2", {"Owner": "bob@example.com"})
+    emulator.seed_resource(f"{ARN}:model/m2", {"Owner": "bob@example.com"})
     monkeypatch.setenv("NOTIFY_WINDOW_SECONDS", "0")
     module.sweep.cache_clear()
     assert module.lambda_handler({}, LocalContext(timeout_seconds=900))["handled"]

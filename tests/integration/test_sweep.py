@@ -3,19 +3,34 @@ resolution path as the events, resuming after a timeout, and a second pass that 
 
 from __future__ import annotations
 
+import copy
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import boto3
 import pytest
 
+from app import lambda_handler
+from autotag import registry_file
 from autotag.inventory import KINDS, LISTINGS
 from autotag.local_context import LocalContext
-from autotag.sweep import POSITION_KEY
+from autotag.sweep import LEASE_KEY, POSITION_KEY
 from local import functions
-from local.emulator import Emulator, Stack
-from tests.conftest import ARN, COMPLIANT_TAGS, STUDIO_DOMAIN, ApiCalls, tags_of
+from local.emulator import COMPLIANT_TAGS, Emulator, Stack
+from local.faults import Faults
+from tests.conftest import (
+    ARN,
+    EXAMPLE_REGISTRY,
+    STUDIO_DOMAIN,
+    ApiCalls,
+    load_event,
+    seed_from_event,
+    tags_of,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +89,40 @@ def seed_account(emulator: Emulator, training: int, others: int) -> Account:
     return account
 
 
+def seed_lineage_account(emulator: Emulator) -> dict[str, str]:
+    """Resources with every kind of parent, and a space and an app (listed without ARNs).
+    Returns what each untagged child should get as Project."""
+    execution = f"{ARN}:pipeline/p1/execution/e1"
+    seeds: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
+        f"{ARN}:hyper-parameter-tuning-job/hpo": (
+            {"Project": "Alpha-NLP", "Owner": "alice@example.com"}, {}),
+        f"{ARN}:training-job/from-hpo": (
+            {}, {"TuningJobArn": f"{ARN}:hyper-parameter-tuning-job/hpo"}),
+        f"{ARN}:pipeline/p1": ({"Project": "Beta-Forecast"}, {}),
+        execution: ({}, {"PipelineArn": f"{ARN}:pipeline/p1", "PipelineExecutionArn": execution,
+                         "CreatedBy": {"UserProfileName": "dave"}}),
+        f"{ARN}:processing-job/step": ({"sagemaker:pipeline-execution-arn": execution}, {}),
+        f"{ARN}:model/m1": ({"Project": "Gamma-Vision", "Owner": "erin@example.com"}, {}),
+        f"{ARN}:endpoint-config/c1": ({}, {"ProductionVariants": [{"ModelName": "m1"}]}),
+        f"{ARN}:endpoint/e1": ({}, {"EndpointConfigName": "c1"}),
+        f"{ARN}:space/{STUDIO_DOMAIN}/lab": ({"Project": "Gamma-Vision"}, {
+            "DomainId": STUDIO_DOMAIN, "SpaceName": "lab",
+            "OwnershipSettings": {"OwnerUserProfileName": "alice"}}),
+        f"{ARN}:app/{STUDIO_DOMAIN}/lab/jupyterlab/default": ({}, {
+            "DomainId": STUDIO_DOMAIN, "SpaceName": "lab", "AppType": "JupyterLab",
+            "AppName": "default"}),
+    }  # fmt: skip
+    for resource, (tags, description) in seeds.items():
+        emulator.seed_resource(resource, tags, description)
+    return {
+        f"{ARN}:training-job/from-hpo": "Alpha-NLP",
+        f"{ARN}:processing-job/step": "Beta-Forecast",
+        f"{ARN}:endpoint-config/c1": "Gamma-Vision",  # its model's, though ListEndpointConfigs
+        f"{ARN}:endpoint/e1": "Gamma-Vision",  # does not name the models: it is described
+        f"{ARN}:app/{STUDIO_DOMAIN}/lab/jupyterlab/default": "Gamma-Vision",
+    }
+
+
 @pytest.fixture
 def sweep_handler(stack: Stack) -> Iterator[Any]:
     module = functions.module("sweep")
@@ -92,6 +141,18 @@ class Countdown(LocalContext):
     def get_remaining_time_in_millis(self) -> int:
         self.checks -= 1
         return 900_000 if self.checks > 0 else 30_000  # below the 60 s margin
+
+
+@contextmanager
+def denied(operation: str, limit: int | None = None) -> Iterator[Faults]:
+    """`operation` answered with AccessDeniedException (the first `limit` times) meanwhile."""
+    fault = Faults(frozenset({operation}), code="AccessDeniedException", limit=limit)
+    assert boto3.DEFAULT_SESSION is not None
+    fault.install(boto3.DEFAULT_SESSION.events)
+    try:
+        yield fault
+    finally:
+        fault.uninstall(boto3.DEFAULT_SESSION.events)
 
 
 def calls_during(api_calls: ApiCalls, run: Any) -> tuple[Any, Counter[str]]:
@@ -215,3 +276,115 @@ def test_a_refused_page_token_starts_its_kind_over(
     order = [spec.kind for spec in KINDS]
     assert order.index("processing-job") < order.index("endpoint")
     assert summary["resources"] == 2
+
+
+def test_the_sweep_finds_each_kind_of_parent(
+    emulator: Emulator, stack: Stack, sweep_handler: Any
+) -> None:
+    expected = seed_lineage_account(emulator)
+
+    summary = sweep_handler({}, LocalContext(timeout_seconds=900))
+
+    assert summary["status"] == "done"
+    assert {arn: tags_of(emulator, arn).get("Project") for arn in expected} == expected
+    step = tags_of(emulator, f"{ARN}:processing-job/step")
+    assert step["Owner"] == "dave@example.com"  # who started the pipeline
+    app = tags_of(emulator, f"{ARN}:app/{STUDIO_DOMAIN}/lab/jupyterlab/default")
+    assert app["Owner"] == "alice@example.com"  # the space's owner
+
+
+def test_one_resource_that_fails_does_not_hold_up_the_rest(
+    emulator: Emulator, stack: Stack, sweep_handler: Any
+) -> None:
+    account = seed_account(emulator, training=8, others=2)
+    with denied("sagemaker.AddTags", limit=1):
+        summary = sweep_handler({}, LocalContext(timeout_seconds=900))
+
+    assert summary["status"] == "done"
+    (failure,) = summary["failed"]
+    assert "denied" in failure
+    handled = sum(summary["handled"].values())
+    assert handled == len(account.completable) + len(account.incomplete) - 1
+
+
+def test_a_kind_that_cannot_be_listed_is_skipped_and_the_rest_is_swept(
+    emulator: Emulator, stack: Stack, sweep_handler: Any
+) -> None:
+    seed_account(emulator, training=4, others=2)
+    emulator.seed_resource(f"{ARN}:model/m-untagged", {})
+    with denied("sagemaker.ListModels"):
+        summary = sweep_handler({}, LocalContext(timeout_seconds=900))
+
+    assert summary["status"] == "done"
+    (skipped,) = summary["skipped_kinds"]
+    assert skipped.startswith("model: ")
+    assert summary["resources"] == 4 + 2 * 3  # every kind but the models
+    assert "ML-Phase" not in tags_of(emulator, f"{ARN}:model/m-untagged")
+
+
+def test_a_run_while_another_holds_the_lease_does_nothing(
+    emulator: Emulator, stack: Stack, sweep_handler: Any
+) -> None:
+    seed_account(emulator, training=4, others=2)
+    far = str(int(time.time()) + 600)
+    emulator.dynamodb().put_item(
+        TableName=stack.state_table,
+        Item={"pk": {"S": LEASE_KEY}, "expires": {"N": far}},
+    )
+
+    summary = sweep_handler({}, LocalContext(timeout_seconds=900))
+
+    assert summary["status"] == "busy"
+    assert summary["resources"] == 0
+
+
+def test_a_dry_run_sweep_leaves_the_work_to_the_next_real_one(
+    emulator: Emulator, stack: Stack, sweep_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = seed_account(emulator, training=8, others=2)
+    monkeypatch.setenv("MODE", "dry-run")
+    functions.module("sweep").sweep.cache_clear()
+    dry = sweep_handler({}, LocalContext(timeout_seconds=900))
+    monkeypatch.setenv("MODE", "enforce")
+    functions.module("sweep").sweep.cache_clear()
+
+    real = sweep_handler({}, LocalContext(timeout_seconds=900))
+
+    to_do = len(account.completable) + len(account.incomplete)
+    assert dry["handled"] == {"dry-run": to_do}
+    assert real["handled"] == {"tagged": len(account.completable), "incomplete": 2}
+    assert real["unchanged"] == 0
+
+
+def test_keys_removed_under_a_report_only_policy_stay_off(
+    emulator: Emulator, stack: Stack, sweep_handler: Any
+) -> None:
+    text = EXAMPLE_REGISTRY.read_text().replace("drift: repair", "drift: report-only")
+    registry_file.sync_table(
+        emulator.dynamodb(), stack.registry_table, registry_file.parse_text(text)
+    )
+    event = load_event("drift_DeleteTags")
+    seed_from_event(emulator, event)
+    arn = f"{ARN}:endpoint/churn-prod"
+    assert lambda_handler(event, LocalContext())["status"] == "dry-run"
+
+    summary = sweep_handler({}, LocalContext(timeout_seconds=900))
+
+    tags = tags_of(emulator, arn)
+    assert "Project" not in tags  # removed on purpose: the sweep does not put it back
+    assert "CostCenter" not in tags
+    assert tags["ML-Phase"] == "Inference"  # what nobody removed is still filled
+    assert summary["handled"]
+
+
+def test_removing_a_key_the_policy_does_not_require_changes_nothing(
+    emulator: Emulator, stack: Stack
+) -> None:
+    event = copy.deepcopy(load_event("drift_DeleteTags"))
+    event["detail"]["requestParameters"]["tagKeys"] = ["Reviewed"]
+    seed_from_event(emulator, event)
+
+    summary = lambda_handler(event, LocalContext())
+
+    assert summary["status"] == "unaffected"
+    assert emulator.notifications(stack) == []

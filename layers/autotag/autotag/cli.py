@@ -165,9 +165,22 @@ def _walk(inventory: Any, progress: Any) -> list[Any]:
     task = progress.add_task("reading the account", total=None)
     for page in inventory.pages():
         found += page.found
+        if page.error:
+            print(f"warning: not audited: {page.error}", file=sys.stderr)
         progress.update(task, completed=len(found))
     progress.remove_task(task)
     return found
+
+
+def _fix_one(tagger: Any, subject: Any) -> dict[str, Any]:
+    """One resource through the tagger; a failure is reported with the rest, not raised."""
+    from autotag.tagger import RESOURCE_FAILURES  # noqa: PLC0415
+
+    try:
+        summary: dict[str, Any] = tagger.process(subject, LocalContext())
+    except RESOURCE_FAILURES as error:
+        return {"status": "failed", "resourceArn": subject.resource.arn, "reason": str(error)}
+    return summary
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -202,7 +215,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             todo = [r.found for r in report.resources if r.gaps]
             task = progress.add_task("filling missing tags", total=len(todo))
             for item in todo:
-                fixes.append(tagger.process(sweep.subject(item), LocalContext()))
+                fixes.append(_fix_one(tagger, sweep.subject(item)))
                 progress.advance(task)
             progress.remove_task(task)
             if not args.dry_run:

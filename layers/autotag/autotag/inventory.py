@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from botocore.exceptions import ClientError
+
 from autotag.events import SUPPORTED, EventSpec, ResourceArn, tag_map
 from autotag.sagemaker import ResourceMissingError, ResourceTags, describe
 
@@ -90,6 +92,25 @@ class Page(NamedTuple):
     found: list[Found]
     next: Position | None  # where to go on after this page; None: the walk is over
     calls: int  # AWS calls this page cost
+    error: str = ""  # the kind could not be listed (denied, not offered here): why
+
+
+_THROTTLED: Final = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+
+
+def is_throttling(error: Exception) -> bool:
+    return isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") in _THROTTLED
+    )
+
+
+def _next_kind(kind: str) -> Position | None:
+    """The first page of the kind after `kind`; None after the last."""
+    order = [spec.kind for spec in KINDS]
+    index = order.index(kind) + 1
+    return Position(order[index]) if index < len(order) else None
 
 
 def _created(item: Mapping[str, Any]) -> str:
@@ -97,6 +118,13 @@ def _created(item: Mapping[str, Any]) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value) if value else ""
+
+
+# What identifies a listed space or app to its Describe call: (required, optional) fields.
+_IDENTIFIED_BY: Final = {
+    "describe_space": (("DomainId", "SpaceName"), ()),
+    "describe_app": (("DomainId", "AppType", "AppName"), ("UserProfileName", "SpaceName")),
+}
 
 
 class Inventory:
@@ -118,7 +146,9 @@ class Inventory:
 
     def page(self, position: Position) -> Page:
         """One page: up to 100 resources of one kind."""
-        spec = _BY_KIND[position.kind]
+        spec = _BY_KIND.get(position.kind)
+        if spec is None:  # saved by an older version that knew another kind: start over
+            return Page([], FIRST, 0, f"{position.kind}: not a supported kind")
         token = position.token
         listing = LISTINGS[spec.kind]
         kwargs: dict[str, Any] = {"MaxResults": PAGE_SIZE}
@@ -126,7 +156,13 @@ class Inventory:
             kwargs["NextToken"] = token
         if listing.operation == "search":
             kwargs["Resource"] = spec.member
-        response: Mapping[str, Any] = getattr(self._client, listing.operation)(**kwargs)
+        try:
+            response: Mapping[str, Any] = getattr(self._client, listing.operation)(**kwargs)
+        except ClientError as error:
+            if is_throttling(error) or token:
+                raise  # busy, or a stale token: the caller decides
+            # This kind cannot be listed here (denied, or not offered in the Region): go on.
+            return Page([], _next_kind(spec.kind), 1, f"{spec.kind}: {error}")
         calls = 1
         found: list[Found] = []
         for raw in response.get(listing.result_key, []):
@@ -138,9 +174,7 @@ class Inventory:
         next_token = response.get("NextToken")
         if next_token:
             return Page(found, Position(spec.kind, next_token), calls)
-        later = [s.kind for s in KINDS]
-        index = later.index(spec.kind) + 1
-        return Page(found, Position(later[index]) if index < len(later) else None, calls)
+        return Page(found, _next_kind(spec.kind), calls)
 
     def _found(
         self, spec: EventSpec, listing: Listing, item: Mapping[str, Any]
@@ -175,8 +209,8 @@ class Inventory:
 
     def _describe(self, method: str, item: Mapping[str, Any]) -> Mapping[str, Any]:
         """DescribeSpace or DescribeApp with the listing's identifying fields."""
-        keys: tuple[str, ...] = ("DomainId", "SpaceName", "UserProfileName", "AppType", "AppName")
-        if method == "describe_space":
-            keys = ("DomainId", "SpaceName")
-        kwargs = {key: item[key] for key in keys if item.get(key)}
+        required, optional = _IDENTIFIED_BY[method]
+        if not all(isinstance(item.get(key), str) and item[key] for key in required):
+            raise ResourceMissingError(f"{method}: the listing lacks one of {required}")
+        kwargs = {key: item[key] for key in (*required, *optional) if item.get(key)}
         return describe(getattr(self._client, method), **kwargs)

@@ -100,6 +100,9 @@ class Lineage:
             models = _model_names(refs)
             if models:
                 return self._cached(("models", *models), self._models, models)
+            if "ProductionVariants" not in refs:  # listed, not described: ask for its models
+                name = subject.resource_name
+                return self._cached(("config-models", name), self._config_models, name)
         if kind == "app":
             return self._app(refs)
         return NO_PARENT
@@ -149,6 +152,11 @@ class Lineage:
         models = _model_names(described)
         inherited = self._cached(("models", *models), self._models, models) if models else NO_PARENT
         return Parent({**inherited.tags, **own}, f"endpoint config {name}")
+
+    def _config_models(self, name: str) -> Parent:
+        described = describe(self._client.describe_endpoint_config, EndpointConfigName=name)
+        models = _model_names(described)
+        return self._cached(("models", *models), self._models, models) if models else NO_PARENT
 
     def _models(self, names: tuple[str, ...]) -> Parent:
         found: list[dict[str, str]] = []

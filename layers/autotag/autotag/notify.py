@@ -77,7 +77,7 @@ def _tag_list(tags: Mapping[str, str], indent: str) -> str:
 
 
 def _fix(call: Subject, suggested: Mapping[str, str]) -> list[str]:
-    method = xform_name(call.event_name)
+    method = xform_name(call.spec.event_name)
     return [
         "Next time, pass the tags when you create it.",
         "",

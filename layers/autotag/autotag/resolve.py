@@ -73,6 +73,7 @@ class Facts:
     defaults: Mapping[str, str] = field(default_factory=dict)
     projects: Mapping[str, ProjectEntry] = field(default_factory=dict)  # known candidates
     writable: frozenset[str] = frozenset()  # keys the function may write; empty: any
+    withheld: frozenset[str] = frozenset()  # removed on purpose (report-only drift): left off
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,12 @@ class _Planner:
                 self.rejected.append(key)
             elif key == PROJECT_KEY:
                 self.project = self.facts.projects[value]
+            return
+        if key in self.facts.withheld:
+            self.missing.append(key)
+            self.problems.append(
+                Problem(key, "someone removed it; the drift policy is report-only, so it stays off")
+            )
             return
         if self.facts.writable and key not in self.facts.writable:
             self.missing.append(key)

@@ -22,10 +22,10 @@ from botocore.exceptions import ClientError
 
 from autotag import aws
 from autotag.events import Subject, Trigger
-from autotag.inventory import FIRST, Found, Inventory, Position
+from autotag.inventory import FIRST, Found, Inventory, Position, is_throttling
 from autotag.observability import Counter, logger
 from autotag.settings import Settings, SettingsError
-from autotag.tagger import STATE_EXPIRY, STATE_KEY, Tagger
+from autotag.tagger import RESOURCE_FAILURES, STATE_EXPIRY, STATE_KEY, Tagger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from autotag.policy import Policy
 
 POSITION_KEY: Final = "sweep#position"
+LEASE_KEY: Final = "sweep#lease"  # held by the run in progress: one run at a time
 
 
 def request_id(found: Found) -> str:
@@ -74,7 +75,7 @@ def subject(found: Found) -> Subject:
 
 @dataclass
 class Tally:
-    status: str = "done"  # or "paused": the next run resumes
+    status: str = "done"  # "paused": the next run resumes; "busy": another run holds the lease
     resumed_from: dict[str, Any] | None = None
     pages: int = 0
     listing_calls: int = 0  # Search, List*, and ListTags for kinds Search does not cover
@@ -82,6 +83,8 @@ class Tally:
     compliant: int = 0
     handled: dict[str, int] = field(default_factory=dict)  # the tagger's status -> count
     unchanged: int = 0  # handled by an earlier pass, tags unchanged since: passed by
+    failed: list[str] = field(default_factory=list)  # resources the tagger could not handle
+    skipped_kinds: list[str] = field(default_factory=list)  # kinds that could not be listed
     next: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -132,6 +135,21 @@ class Sweep:
     ) -> dict[str, Any]:
         """Go on from the saved position (or start a pass) until done or near the timeout."""
         tally = Tally()
+        if not self.lease(remaining_seconds()):
+            tally.status = "busy"
+            logger.info("another sweep is running")
+            return tally.summary()
+        try:
+            return self._walk(tally, remaining_seconds, context)
+        finally:
+            self.release()
+
+    def _walk(
+        self,
+        tally: Tally,
+        remaining_seconds: Callable[[], float],
+        context: LambdaContext | LocalContext | None,
+    ) -> dict[str, Any]:
         position: Position | None = self.load()
         if position is not None:
             tally.resumed_from = position._asdict()
@@ -152,6 +170,8 @@ class Sweep:
                 continue
             tally.pages += 1
             tally.listing_calls += page.calls
+            if page.error:
+                tally.skipped_kinds.append(page.error)
             for found in page.found:
                 if remaining_seconds() < self._margin:
                     # Stop inside the page: it is done again next time, which changes nothing
@@ -179,14 +199,25 @@ class Sweep:
         if self.seen(request_id(found)):
             tally.unchanged += 1
             return
-        summary = self._tagger.process(subject(found), context)
+        try:
+            summary = self._tagger.process(subject(found), context)
+        except RESOURCE_FAILURES as error:
+            if is_throttling(error):
+                raise  # the account is busy: stop here, the next run resumes this page
+            # One resource the tagger cannot handle must not hold up the rest: it is logged,
+            # counted and tried again in a day.
+            tally.failed.append(f"{found.arn.arn}: {error}")
+            logger.warning("sweep could not handle a resource", extra={"arn": found.arn.arn})
+            self.mark(request_id(found))
+            return
         if summary.get("duplicate"):
             tally.unchanged += 1
             return
         status = str(summary.get("status"))
         tally.handled[status] = tally.handled.get(status, 0) + 1
-        if status != "gone":
-            # Remember the tags it has now: the next pass finds it so and passes it by.
+        if status != "gone" and summary.get("mode") == "enforce":
+            # Remember the tags it has now: the next pass finds it so and passes it by. (A dry
+            # run's replies are kept by the tagger's own records, apart from real ones.)
             self.mark(_digest(found.arn.arn, _after(found, summary)))
 
     def _pause(self, tally: Tally, position: Position) -> dict[str, Any]:
@@ -195,6 +226,31 @@ class Sweep:
         tally.next = position._asdict()
         logger.info("sweep paused before the timeout", extra={"sweep": tally.summary()})
         return tally.summary()
+
+    # ------------------------------------------------------------------ one run at a time
+
+    def lease(self, seconds: float) -> bool:
+        """Take the lease for this run's time; False when another run holds it."""
+        now = self._clock()
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item={
+                    STATE_KEY: {"S": LEASE_KEY},
+                    STATE_EXPIRY: {"N": str(int(now + seconds))},
+                },
+                ConditionExpression="attribute_not_exists(#pk) OR #expires < :now",
+                ExpressionAttributeNames={"#pk": STATE_KEY, "#expires": STATE_EXPIRY},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self) -> None:
+        self._dynamodb.delete_item(TableName=self._table, Key={STATE_KEY: {"S": LEASE_KEY}})
 
     # ------------------------------------------------------------------ what was handled
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 
@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from botocore.exceptions import ClientError
 
 from autotag import aws, events, resolve
 from autotag.events import SkipEventError, Subject, Trigger
@@ -30,7 +31,7 @@ from autotag.lineage import NO_PARENT, Lineage, Parent
 from autotag.notify import Notifier, Outcome, choose_recipient, compose
 from autotag.observability import Counter, logger
 from autotag.outbox import Delivery, Direct, Held, Outbox
-from autotag.policy import OWNER_KEY, PROJECT_KEY, Drift
+from autotag.policy import OWNER_KEY, PROJECT_KEY, Drift, Policy
 from autotag.registry import PersonEntry, RegistryReader
 from autotag.resolve import Facts, TagPlan
 from autotag.sagemaker import ResourceMissingError, ResourceTags, TagsRejectedError
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 
 STATE_KEY: Final = "pk"  # the state table's partition key (template.yaml, StateTable)
 STATE_EXPIRY: Final = "expires"  # its TTL attribute
+DRIFT_PREFIX: Final = "drift#"  # keys removed under a report-only drift policy, per resource
+DRIFT_MEMORY_SECONDS: Final = 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,8 @@ class Tagger:
             try:
                 return self.resources.read(arn)
             except ResourceMissingError:
+                if call.trigger not in (Trigger.CREATE, Trigger.SERVICE):
+                    return None  # listed or changed already: it was deleted since
                 age = _event_age(call, self.clock())
                 if age is None or age > self.settings.visibility_grace_seconds:
                     return None
@@ -267,6 +272,60 @@ class Tagger:
             writable=self.settings.managed_keys,
         )
 
+    # ------------------------------------------------------------------ drift, report only
+
+    def _drift_key(self, call: Subject) -> dict[str, Any]:
+        return {STATE_KEY: {"S": f"{DRIFT_PREFIX}{call.resource.arn}"}}
+
+    def withhold(self, call: Subject, policy: Policy) -> None:
+        """Remember the required keys someone removed, so that no trigger puts them back."""
+        if self.state is None or not self.settings.state_table:
+            return
+        keys = sorted(set(call.removed) & set(policy.required))
+        expires = int(self.clock().timestamp() + DRIFT_MEMORY_SECONDS)
+        self.state.update_item(
+            TableName=self.settings.state_table,
+            Key=self._drift_key(call),
+            UpdateExpression="ADD #keys :keys SET #expires = :expires",
+            ExpressionAttributeNames={"#keys": "keys", "#expires": STATE_EXPIRY},
+            ExpressionAttributeValues={":keys": {"SS": keys}, ":expires": {"N": str(expires)}},
+        )
+
+    def withheld(
+        self, call: Subject, existing: Mapping[str, str], policy: Policy
+    ) -> frozenset[str]:
+        """Keys removed on purpose under a report-only drift policy: left off by every trigger.
+        Read only when that policy is on and the resource lacks a required key."""
+        if (
+            policy.drift is not Drift.REPORT_ONLY
+            or self.state is None
+            or not self.settings.state_table
+            or all(key in existing for key in policy.required)
+        ):
+            return frozenset()
+        item = self.state.get_item(
+            TableName=self.settings.state_table, Key=self._drift_key(call)
+        ).get("Item", {})
+        expires = float(item.get(STATE_EXPIRY, {}).get("N", "0"))
+        if expires < self.clock().timestamp():
+            return frozenset()
+        return frozenset(item.get("keys", {}).get("SS", []))
+
+    def unaffected(self, call: Subject) -> dict[str, Any]:
+        """DeleteTags of keys the policy does not require: nothing to do."""
+        self.count("DriftIgnored")
+        return {
+            "status": "unaffected",
+            "mode": self.settings.mode.value,
+            "eventName": call.event_name,
+            "eventId": call.event_id,
+            "trigger": call.trigger.value,
+            "resourceArn": call.resource.arn,
+            "removed": list(call.removed),
+            "notified": False,
+            "recipient": None,
+        }
+
     def gone(self, call: Subject, principal: Principal) -> dict[str, Any]:
         self.count("ResourcesGone")
         summary = {
@@ -283,6 +342,9 @@ class Tagger:
         return summary
 
     def tag(self, call: Subject) -> dict[str, Any]:
+        policy = self.registry.config().policy
+        if call.trigger is Trigger.DRIFT and not set(call.removed) & set(policy.required):
+            return self.unaffected(call)
         existing = self.read_existing(call)
         if existing is None:
             return self.gone(call, who(call.user_identity, call.request_tags))
@@ -295,11 +357,14 @@ class Tagger:
             # No creator in the trigger (sweep, drift, state change): the Owner tag names one.
             principal = from_owner_tag(existing[OWNER_KEY])
         creator = self.creator(principal)
-        facts = self.gather(call, creator, existing, parent)
+        withheld = self.withheld(call, existing, policy)
+        facts = replace(self.gather(call, creator, existing, parent), withheld=withheld)
         plan = resolve.plan(facts)
         mode = self.settings.mode
-        if call.trigger is Trigger.DRIFT and facts.policy.drift is Drift.REPORT_ONLY:
+        if call.trigger is Trigger.DRIFT and policy.drift is Drift.REPORT_ONLY:
             mode = Mode.DRY_RUN  # the policy says: tell, do not put back
+            if self.settings.mode is Mode.ENFORCE:
+                self.withhold(call, policy)
         status = _status(plan, mode)
         recipient: str | None = None
         delivery: Delivery | None = None
@@ -356,6 +421,10 @@ class Tagger:
         self.count("TagsAdded", len(plan.add))
         return True
 
+
+# What handling one resource can fail with, short of the whole account being unreachable: the
+# sweep and `autotag audit --fix` note it and go on.
+RESOURCE_FAILURES: Final = (ClientError, TagsRejectedError, ResourceNotVisibleError)
 
 _TRIGGER_METRIC: Final = {
     Trigger.CREATE: "TriggerCreate",
