@@ -772,3 +772,29 @@ def test_a_state_change_for_a_tagged_resource_changes_nothing(
     assert summary["status"] == "compliant"
     assert summary["added"] == {}
     assert emulator.notifications(stack) == []
+
+
+def test_a_state_change_that_shows_every_required_tag_costs_no_call(
+    emulator: Emulator, stack: Stack, api_calls: ApiCalls
+) -> None:
+    event = copy.deepcopy(load_event("state-change_TrainingJob"))
+    event["detail"]["Tags"] |= {
+        "Project": "Alpha-NLP",
+        "CostCenter": "CC-1001",
+        "Team": "nlp",
+        "Owner": "alice@example.com",
+        "Environment": "Development",
+        "ML-Phase": "Training",
+    }
+    seed_from_event(emulator, event)
+    run(load_event("compliant_CreateTrainingJob"))  # the registry is read and cached
+    api_calls.seen.clear()
+
+    summary = run(event)
+
+    assert summary["status"] == "compliant"
+    assert api_calls.seen == []
+    event["id"] = "a-later-state-change"
+    event["detail"]["Tags"]["Environment"] = "Prod"  # not an allowed value: looked at, and
+    assert run(event)["status"] == "compliant"  # the resource itself holds an allowed one
+    assert "sagemaker:ListTags" in api_calls.seen

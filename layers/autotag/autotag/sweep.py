@@ -199,6 +199,7 @@ class Sweep:
         if self.seen(request_id(found)):
             tally.unchanged += 1
             return
+        self._tagger.count("TriggerSweep")
         try:
             summary = self._tagger.process(subject(found), context)
         except RESOURCE_FAILURES as error:
