@@ -430,7 +430,8 @@ def report(results: dict[str, Any], console: Console) -> None:
     sweep = results["sweep"]
     first, second = sweep["passes"]
     table.add_row(
-        f"sweep over {sweep['resources']} resources ({sweep['compliant_before']} compliant)",
+        f"sweep over {first['resources']} resources ({sweep['resources']} seeded, "
+        f"{sweep['compliant_before']} of them compliant; the rest from the steps above)",
         f"first pass {first['sagemaker_calls']} SageMaker calls, {first['seconds']} s; "
         f"second pass {second['sagemaker_calls']} calls, {second['seconds']} s",
         "bulk reads; second pass writes nothing",
@@ -520,6 +521,7 @@ def measure_sweep(emulator: Emulator, calls: Calls, size: int) -> dict[str, Any]
         sagemaker = {k: v for k, v in sorted(seen.items()) if k.startswith("sagemaker:")}
         passes.append(
             {
+                "resources": summary["resources"],
                 "seconds": round(seconds, 2),
                 "ms_per_resource": round(1000 * seconds / summary["resources"], 2),
                 "sagemaker_calls": sum(sagemaker.values()),

@@ -21,3 +21,19 @@ class Counter(Protocol):
 def count_metric(name: str, value: int = 1) -> None:
     """A Counter that records a CloudWatch metric (flushed by `metrics.log_metrics`)."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+class SummedCounter:
+    """A Counter that adds up, for a long run (the sweep) to record each metric once, summed,
+    instead of one data point per resource."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+
+    def __call__(self, name: str, value: int = 1) -> None:
+        self.totals[name] = self.totals.get(name, 0) + value
+
+    def flush(self, into: Counter) -> None:
+        for name, total in sorted(self.totals.items()):
+            into(name, total)
+        self.totals.clear()
