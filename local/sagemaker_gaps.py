@@ -70,7 +70,10 @@ def seed_resource(
     kind, _, name = parts[5].partition("/")
     member = _MEMBERS.get(kind)
     shown: dict[str, Any] = {f"{member}Arn": arn, f"{member}Name": name} if member else {}
-    shown |= _studio_fields(kind, name)
+    studio = _studio_fields(kind, name)
+    if description and "UserProfileName" in description:
+        studio.pop("SpaceName", None)  # an app of a user profile, not of a space
+    shown |= studio
     shown["CreationTime"] = datetime.now(UTC)
     _store(backend)[arn] = LocalResource(
         arn,

@@ -111,6 +111,9 @@ def seed_lineage_account(emulator: Emulator) -> dict[str, str]:
         f"{ARN}:app/{STUDIO_DOMAIN}/lab/jupyterlab/default": ({}, {
             "DomainId": STUDIO_DOMAIN, "SpaceName": "lab", "AppType": "JupyterLab",
             "AppName": "default"}),
+        f"{ARN}:app/{STUDIO_DOMAIN}/dave/jupyterserver/default": ({}, {
+            "DomainId": STUDIO_DOMAIN, "UserProfileName": "dave", "AppType": "JupyterServer",
+            "AppName": "default"}),
     }  # fmt: skip
     for resource, (tags, description) in seeds.items():
         emulator.seed_resource(resource, tags, description)
@@ -120,6 +123,7 @@ def seed_lineage_account(emulator: Emulator) -> dict[str, str]:
         f"{ARN}:endpoint-config/c1": "Gamma-Vision",  # its model's, though ListEndpointConfigs
         f"{ARN}:endpoint/e1": "Gamma-Vision",  # does not name the models: it is described
         f"{ARN}:app/{STUDIO_DOMAIN}/lab/jupyterlab/default": "Gamma-Vision",
+        f"{ARN}:app/{STUDIO_DOMAIN}/dave/jupyterserver/default": "Beta-Forecast",  # his profile
     }
 
 
@@ -291,6 +295,9 @@ def test_the_sweep_finds_each_kind_of_parent(
     assert step["Owner"] == "dave@example.com"  # who started the pipeline
     app = tags_of(emulator, f"{ARN}:app/{STUDIO_DOMAIN}/lab/jupyterlab/default")
     assert app["Owner"] == "alice@example.com"  # the space's owner
+    own = tags_of(emulator, f"{ARN}:app/{STUDIO_DOMAIN}/dave/jupyterserver/default")
+    assert own["Owner"] == "dave@example.com"  # the user profile's person
+    assert own["Team"] == "forecasting"  # from his profile
 
 
 def test_one_resource_that_fails_does_not_hold_up_the_rest(
