@@ -357,11 +357,15 @@ class _Reads:
         page, token = _page(items, self._get_param("NextToken"), self._get_param("MaxResults"))
         return ActionResult({result_key: page, **({"NextToken": token} if token else {})})
 
-    def _describe(self, operation: str, identifying: tuple[str, ...]) -> ActionResult:
+    def _describe(self, operation: str, kind: str, identifying: tuple[str, ...]) -> ActionResult:
         wanted = {key: self._get_param(key) for key in identifying if self._get_param(key)}
         for resource in _store(self.sagemaker_backend).values():
             shown = resource.description
-            if wanted and all(shown.get(key) == value for key, value in wanted.items()):
+            if (
+                wanted
+                and _described_kind(resource.arn) == kind
+                and all(shown.get(key) == value for key, value in wanted.items())
+            ):
                 return ActionResult(shown)
         original = _ORIGINALS.get(operation)
         if original is None:
@@ -370,16 +374,23 @@ class _Reads:
         return result
 
 
-# Describe* answered from the seeded resources (else by moto): the fields that identify one.
+# Describe* answered from the seeded resources (else by moto): the kind, and the fields that
+# identify one.
 _DESCRIBES: Final = {
-    "describe_training_job": ("TrainingJobName",),
-    "describe_endpoint_config": ("EndpointConfigName",),
-    "describe_model": ("ModelName",),
-    "describe_endpoint": ("EndpointName",),
-    "describe_space": ("DomainId", "SpaceName"),
-    "describe_app": ("DomainId", "UserProfileName", "SpaceName", "AppType", "AppName"),
-    "describe_pipeline_execution": ("PipelineExecutionArn",),
+    "describe_training_job": ("training-job", ("TrainingJobName",)),
+    "describe_endpoint_config": ("endpoint-config", ("EndpointConfigName",)),
+    "describe_model": ("model", ("ModelName",)),
+    "describe_endpoint": ("endpoint", ("EndpointName",)),
+    "describe_space": ("space", ("DomainId", "SpaceName")),
+    "describe_app": ("app", ("DomainId", "UserProfileName", "SpaceName", "AppType", "AppName")),
+    "describe_pipeline_execution": ("pipeline-execution", ("PipelineExecutionArn",)),
 }
+
+
+def _described_kind(arn: str) -> str:
+    return "pipeline-execution" if "/execution/" in arn else _kind_of(arn)
+
+
 _ORIGINALS: Final[dict[str, Any]] = {}
 
 
@@ -390,9 +401,9 @@ def _lister(kind: str, result_key: str) -> Any:
     return method
 
 
-def _describer(operation: str, identifying: tuple[str, ...]) -> Any:
+def _describer(operation: str, kind: str, identifying: tuple[str, ...]) -> Any:
     def method(self: _Reads) -> ActionResult:
-        return self._describe(operation, identifying)
+        return self._describe(operation, kind, identifying)
 
     return method
 
@@ -417,7 +428,7 @@ def install() -> None:
     for kind, listing in LISTINGS.items():
         if listing.operation != "search":
             setattr(SageMakerResponse, listing.operation, _lister(kind, listing.result_key))
-    for operation, identifying in _DESCRIBES.items():
+    for operation, (kind, identifying) in _DESCRIBES.items():
         if operation not in _ORIGINALS:
             _ORIGINALS[operation] = getattr(SageMakerResponse, operation, None)
-        setattr(SageMakerResponse, operation, _describer(operation, identifying))
+        setattr(SageMakerResponse, operation, _describer(operation, kind, identifying))

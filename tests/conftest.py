@@ -145,6 +145,11 @@ WORLD: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
         {"Team": "nlp", "Owner": "bob@example.com", "Environment": "Production"},
         {"EndpointConfigName": "churn-config"},
     ),
+    f"{ARN}:endpoint-config/churn-config": (
+        {},
+        {"ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "churn-model"}]},
+    ),
+    f"{ARN}:model/churn-model": ({"Project": "Alpha-NLP"}, {}),
 }
 
 

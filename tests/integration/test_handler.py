@@ -297,12 +297,13 @@ EXPECTED |= {
         from_project(ALPHA, f"{PROFILE} alice") | made("alice@example.com", "Training"),
         [],
     ),
-    # bob removes Project and CostCenter: put back from the Owner's registry entry; bob is told.
+    # bob removes Project and CostCenter: put back from the endpoint's config (its model); bob
+    # is told.
     "drift_DeleteTags": (
         "tagged",
         "bob@example.com",
         {
-            "Project": ("Alpha-NLP", f"{PERSON} bob"),
+            "Project": ("Alpha-NLP", f"{PARENT} endpoint config churn-config"),
             "CostCenter": ("CC-1001", f"{PROJECT} Alpha-NLP"),
             "ML-Phase": ("Inference", EVENT),
         },
@@ -798,3 +799,19 @@ def test_a_state_change_that_shows_every_required_tag_costs_no_call(
     event["detail"]["Tags"]["Environment"] = "Prod"  # not an allowed value: looked at, and
     assert run(event)["status"] == "compliant"  # the resource itself holds an allowed one
     assert "sagemaker:ListTags" in api_calls.seen
+
+
+def test_tags_the_call_carried_are_never_written_over_even_before_listtags_shows_them(
+    emulator: Emulator, stack: Stack
+) -> None:
+    event = copy.deepcopy(load_event("sso_CreateTransformJob"))
+    event["detail"]["requestParameters"]["tags"] = [{"key": "Project", "value": "Gamma-Vision"}]
+    arn = event["detail"]["responseElements"]["transformJobArn"]
+    emulator.seed_resource(arn, {})  # ListTags lags: the request's tag is not there yet
+
+    summary = run(event)
+
+    assert "Project" not in summary["added"]  # carol's default project would have won
+    assert summary["project"] == "Gamma-Vision"
+    assert summary["added"]["CostCenter"]["value"] == "CC-3003"
+    assert "Project" not in tags_of(emulator, arn)  # left for SageMaker to show, not rewritten

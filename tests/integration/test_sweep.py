@@ -13,10 +13,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from app import lambda_handler
 from autotag import registry_file
-from autotag.inventory import KINDS, LISTINGS
+from autotag.inventory import KINDS, LISTINGS, Inventory, Page, Position
 from autotag.local_context import LocalContext
 from autotag.sweep import LEASE_KEY, POSITION_KEY
 from local import functions
@@ -395,3 +396,44 @@ def test_removing_a_key_the_policy_does_not_require_changes_nothing(
 
     assert summary["status"] == "unaffected"
     assert emulator.notifications(stack) == []
+
+
+def test_a_listed_resource_that_cannot_be_read_is_noted_and_passed(
+    emulator: Emulator, stack: Stack, sweep_handler: Any
+) -> None:
+    seed_lineage_account(emulator)
+    with denied("sagemaker.DescribeSpace"):
+        summary = sweep_handler({}, LocalContext(timeout_seconds=900))
+
+    assert summary["status"] == "done"
+    assert any(entry.startswith("lab: ") for entry in summary["failed"])  # the listed space
+    assert any("jupyterlab/default" in entry for entry in summary["failed"])  # its app
+    # The rest is swept: the endpoint got its project through its config and model.
+    assert tags_of(emulator, f"{ARN}:endpoint/e1")["Project"] == "Gamma-Vision"
+
+
+class RefusingTokens(Inventory):
+    """SageMaker refusing every page token: an account whose listing keeps changing."""
+
+    def page(self, position: Position) -> Page:
+        if position.token:
+            raise ClientError({"Error": {"Code": "ValidationException"}}, "Search")
+        return super().page(position)
+
+
+def test_a_kind_whose_tokens_keep_being_refused_is_left_for_the_next_pass(
+    emulator: Emulator, stack: Stack, sweep_handler: Any
+) -> None:
+    for i in range(150):  # two pages of training jobs
+        emulator.seed_resource(f"{ARN}:training-job/refused-{i:03d}", dict(COMPLIANT_TAGS))
+    emulator.seed_resource(f"{ARN}:endpoint/after-them", {})
+    sweep = functions.module("sweep").sweep()
+    sweep._inventory = RefusingTokens(emulator.sagemaker(), sweep._tagger.resources)
+
+    summary = sweep.run(lambda: 900.0, LocalContext(timeout_seconds=900))
+
+    assert summary["status"] == "done"  # not stuck on the training jobs
+    assert summary["skipped_kinds"] == ["training-job: its page token was refused"]
+    # Their first page, again after the one restart, then the rest of the walk.
+    assert summary["resources"] == 100 + 100 + 1
+    assert "ML-Phase" in tags_of(emulator, f"{ARN}:endpoint/after-them")

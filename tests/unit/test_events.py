@@ -238,3 +238,11 @@ def test_cloudtrail_requests_become_api_member_names() -> None:
     variants = call.references["ProductionVariants"]
     assert variants
     assert all("ModelName" in v for v in variants)
+
+
+def test_a_service_event_listing_the_parent_first_takes_the_created_resource() -> None:
+    event = copy.deepcopy(load_event("service-event_CreateTrainingJob"))
+    job = event["detail"]["resources"][0]
+    parent = {"ARN": "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/hpo"}
+    event["detail"]["resources"] = [parent, job]
+    assert parse(event).resource.arn == job["ARN"]

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyPersistenceLayerError,
+)
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
@@ -207,8 +210,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         report = audit.audit(_walk(inventory, progress), policy)
         if args.fix:
             settings = Settings.from_env(env)
-            if args.dry_run:
-                settings = replace(settings, mode=Mode.DRY_RUN)
+            if args.dry_run:  # no records either: a dry run must not stand in for later runs
+                settings = replace(settings, mode=Mode.DRY_RUN, state_table=None)
             tagger = Tagger.from_settings(settings, _no_metrics)
             if args.dry_run:
                 tagger.notices = Held()  # show, do not tell
@@ -350,4 +353,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
     except (ClientError, BotoCoreError) as error:
         print(f"error: AWS: {error}", file=sys.stderr)
+    except IdempotencyPersistenceLayerError as error:
+        print(f"error: the state table (STATE_TABLE): {error}", file=sys.stderr)
     return 2

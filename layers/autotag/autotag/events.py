@@ -273,6 +273,9 @@ def _resource(arn: str, spec: EventSpec | None = None) -> ResourceArn:
     return resource
 
 
+_NO_ARN: Final = ResourceArn("", "", "", "", "", "")
+
+
 def _cloudtrail(
     envelope: Mapping[str, Any], detail: Mapping[str, Any], *, service: bool
 ) -> Subject:
@@ -290,8 +293,8 @@ def _cloudtrail(
     response = detail.get("responseElements")
     # A service event may carry the ARN elsewhere than responseElements (AWS-FACTS §1).
     listed = detail.get("resources")
-    found = [
-        part.get(field)
+    found: list[str] = [
+        part[field]
         for part, field in (
             (response, spec.arn_field),
             (detail.get("serviceEventDetails"), spec.arn_field),
@@ -301,7 +304,9 @@ def _cloudtrail(
     ]
     if not found:
         raise UnparseableEventError(f"detail.responseElements.{spec.arn_field} is missing")
-    resource = _resource(str(found[0]), spec)
+    # `resources` may name a parent (the tuning job) too: take the ARN of the created kind.
+    matching = [arn for arn in found if (ResourceArn.parse(arn) or _NO_ARN).kind == spec.kind]
+    resource = _resource((matching or found)[0], spec)
     raw_identity = detail.get("userIdentity")
     if service and raw_identity is None:
         raw_identity = {}  # SageMaker acting on its own may name nobody

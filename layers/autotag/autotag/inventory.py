@@ -93,20 +93,46 @@ class Page(NamedTuple):
     next: Position | None  # where to go on after this page; None: the walk is over
     calls: int  # AWS calls this page cost
     error: str = ""  # the kind could not be listed (denied, not offered here): why
+    unreadable: tuple[str, ...] = ()  # listed resources whose tags or ARN could not be read
 
 
 _THROTTLED: Final = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+    }
+)
+# A kind that cannot be listed here for good: denied, or not offered in this Region.
+_UNLISTABLE: Final = frozenset(
+    {
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnknownOperationException",
+        "InvalidAction",
+        "ValidationException",
+    }
 )
 
 
-def is_throttling(error: Exception) -> bool:
-    return isinstance(error, ClientError) and (
-        error.response.get("Error", {}).get("Code") in _THROTTLED
+def _code(error: BaseException) -> str:
+    return (
+        str(error.response.get("Error", {}).get("Code", ""))
+        if isinstance(error, ClientError)
+        else ""
     )
 
 
-def _next_kind(kind: str) -> Position | None:
+def is_throttling(error: BaseException) -> bool:
+    """Throttling, also when wrapped (Powertools' idempotency wraps DynamoDB's errors)."""
+    return _code(error) in _THROTTLED or (
+        error.__cause__ is not None and _code(error.__cause__) in _THROTTLED
+    )
+
+
+def next_kind(kind: str) -> Position | None:
     """The first page of the kind after `kind`; None after the last."""
     order = [spec.kind for spec in KINDS]
     index = order.index(kind) + 1
@@ -159,22 +185,30 @@ class Inventory:
         try:
             response: Mapping[str, Any] = getattr(self._client, listing.operation)(**kwargs)
         except ClientError as error:
-            if is_throttling(error) or token:
-                raise  # busy, or a stale token: the caller decides
+            if token or _code(error) not in _UNLISTABLE:
+                raise  # a stale token, or trouble that may pass: the caller decides
             # This kind cannot be listed here (denied, or not offered in the Region): go on.
-            return Page([], _next_kind(spec.kind), 1, f"{spec.kind}: {error}")
+            return Page([], next_kind(spec.kind), 1, f"{spec.kind}: {error}")
         calls = 1
         found: list[Found] = []
+        unreadable: list[str] = []
         for raw in response.get(listing.result_key, []):
             item = raw.get(spec.member, {}) if listing.operation == "search" else raw
-            resolved, cost = self._found(spec, listing, item)
+            try:
+                resolved, cost = self._found(spec, listing, item)
+            except ClientError as error:
+                if is_throttling(error):
+                    raise
+                # One listed resource that cannot be read (a deny on its ARN): noted, passed.
+                unreadable.append(f"{item.get(f'{spec.member}Name', '?')}: {error}")
+                calls += 1
+                continue
             calls += cost
             if resolved is not None:
                 found.append(resolved)
         next_token = response.get("NextToken")
-        if next_token:
-            return Page(found, Position(spec.kind, next_token), calls)
-        return Page(found, _next_kind(spec.kind), calls)
+        after = Position(spec.kind, next_token) if next_token else next_kind(spec.kind)
+        return Page(found, after, calls, unreadable=tuple(unreadable))
 
     def _found(
         self, spec: EventSpec, listing: Listing, item: Mapping[str, Any]

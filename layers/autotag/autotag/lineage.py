@@ -10,7 +10,8 @@ injected client and cached in the warm container.
 
 The references (`TuningJobArn`, `EndpointConfigName`, `ProductionVariants`, `SpaceName`, ...)
 come from the trigger: the Create call's request, a state-change event, or the sweep's listing.
-A training job SageMaker launched itself without saying from which tuning job is described.
+A training job or an endpoint whose trigger names no parent (a service event, a DeleteTags) is
+described; so is an endpoint config the sweep listed (listings leave out its models).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def _text(mapping: Any, key: str) -> str | None:
 class Lineage:
     permissions: Final = (
         "sagemaker:DescribeTrainingJob",
+        "sagemaker:DescribeEndpoint",
         "sagemaker:DescribePipelineExecution",
         "sagemaker:DescribeEndpointConfig",
         "sagemaker:DescribeModel",
@@ -88,13 +90,18 @@ class Lineage:
         if execution:
             return self._cached(("pipeline-execution", execution), self._pipeline, execution)
         kind = subject.spec.kind
-        if kind == "training-job":
-            tuning = _text(refs, "TuningJobArn")
-            if tuning is None and subject.trigger is Trigger.SERVICE:
-                tuning = self._tuning_job_of(subject.resource_name)
-            if tuning:
-                return self._cached(("tuning-job", tuning), self._tuning_job, tuning)
-        if kind == "endpoint" and (config := _text(refs, "EndpointConfigName")):
+        client = self._client
+        if kind == "training-job" and (
+            tuning := self._reference(
+                subject, "TuningJobArn", client.describe_training_job, "TrainingJobName"
+            )
+        ):
+            return self._cached(("tuning-job", tuning), self._tuning_job, tuning)
+        if kind == "endpoint" and (
+            config := self._reference(
+                subject, "EndpointConfigName", client.describe_endpoint, "EndpointName"
+            )
+        ):
             return self._cached(("endpoint-config", config), self._endpoint_config, config)
         if kind == "endpoint-config":
             models = _model_names(refs)
@@ -124,12 +131,18 @@ class Lineage:
     def _read(self, arn: str) -> dict[str, str]:
         return _business(self._tags.read(arn))
 
-    def _tuning_job_of(self, training_job: str) -> str | None:
+    def _reference(
+        self, subject: Subject, field: str, method: Callable[..., Any], name_parameter: str
+    ) -> str | None:
+        """The parent named by `field`: from the trigger's references, or, when the trigger
+        names no parent (a service event, a DeleteTags), from the resource's own Describe*."""
+        found = _text(subject.references, field)
+        if found is not None or subject.trigger not in (Trigger.SERVICE, Trigger.DRIFT):
+            return found
         try:
-            described = describe(self._client.describe_training_job, TrainingJobName=training_job)
+            return _text(describe(method, **{name_parameter: subject.resource_name}), field)
         except ResourceMissingError:
             return None
-        return _text(described, "TuningJobArn")
 
     def _tuning_job(self, arn: str) -> Parent:
         return Parent(self._read(arn), f"tuning job {arn.rsplit('/', 1)[-1]}")

@@ -18,11 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 from botocore.exceptions import ClientError
 
 from autotag import aws
 from autotag.events import Subject, Trigger
-from autotag.inventory import FIRST, Found, Inventory, Position, is_throttling
+from autotag.inventory import FIRST, Found, Inventory, Position, is_throttling, next_kind
 from autotag.observability import Counter, logger
 from autotag.settings import Settings, SettingsError
 from autotag.tagger import RESOURCE_FAILURES, STATE_EXPIRY, STATE_KEY, Tagger
@@ -142,7 +145,10 @@ class Sweep:
         try:
             return self._walk(tally, remaining_seconds, context)
         finally:
-            self.release()
+            try:
+                self.release()
+            except ClientError:  # the lease expires anyway; keep the walk's own outcome
+                logger.exception("sweep lease not released")
 
     def _walk(
         self,
@@ -151,6 +157,7 @@ class Sweep:
         context: LambdaContext | LocalContext | None,
     ) -> dict[str, Any]:
         position: Position | None = self.load()
+        restarted: set[str] = set()
         if position is not None:
             tally.resumed_from = position._asdict()
         position = position or FIRST
@@ -164,14 +171,20 @@ class Sweep:
                 code = error.response.get("Error", {}).get("Code")
                 if code != "ValidationException" or position.token is None:
                     raise
-                # A saved page token SageMaker no longer takes: the kind starts over.
+                # A page token SageMaker no longer takes: the kind starts over, once a run;
+                # refused again, the kind is left for the next pass.
                 logger.warning("sweep token refused", extra={"kind": position.kind})
-                position = Position(position.kind)
+                first_time = position.kind not in restarted
+                restarted.add(position.kind)
+                if not first_time:
+                    tally.skipped_kinds.append(f"{position.kind}: its page token was refused")
+                position = Position(position.kind) if first_time else next_kind(position.kind)
                 continue
             tally.pages += 1
             tally.listing_calls += page.calls
             if page.error:
                 tally.skipped_kinds.append(page.error)
+            tally.failed += page.unreadable
             for found in page.found:
                 if remaining_seconds() < self._margin:
                     # Stop inside the page: it is done again next time, which changes nothing
@@ -205,6 +218,9 @@ class Sweep:
         except RESOURCE_FAILURES as error:
             if is_throttling(error):
                 raise  # the account is busy: stop here, the next run resumes this page
+            if isinstance(error, IdempotencyAlreadyInProgressError):
+                tally.failed.append(f"{found.arn.arn}: being handled elsewhere right now")
+                return  # another invocation has it; the next pass looks again
             # One resource the tagger cannot handle must not hold up the rest: it is logged,
             # counted and tried again in a day.
             tally.failed.append(f"{found.arn.arn}: {error}")

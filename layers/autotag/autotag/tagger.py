@@ -22,6 +22,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 from botocore.exceptions import ClientError
 
 from autotag import aws, events, resolve
@@ -359,9 +362,13 @@ class Tagger:
         policy = self.registry.config().policy
         if call.trigger is Trigger.DRIFT and not set(call.removed) & set(policy.required):
             return self.unaffected(call)
-        existing = self.read_existing(call)
-        if existing is None:
+        listed = self.read_existing(call)
+        if listed is None:
             return self.gone(call, who(call.user_identity, call.request_tags))
+        # Tags the Create call (or SageMaker's event) carried are the resource's own, even if
+        # ListTags does not show them yet: never written over.
+        carried = call.request_tags if call.trigger in _CARRY_TAGS else {}
+        existing = {**carried, **listed}
         # Studio's system tags name the creator also when the trigger does not (sweep, events).
         principal = who(call.user_identity, {**existing, **call.request_tags})
         parent = self.parent(call, existing)
@@ -438,7 +445,14 @@ class Tagger:
 
 # What handling one resource can fail with, short of the whole account being unreachable: the
 # sweep and `autotag audit --fix` note it and go on.
-RESOURCE_FAILURES: Final = (ClientError, TagsRejectedError, ResourceNotVisibleError)
+RESOURCE_FAILURES: Final = (
+    ClientError,
+    TagsRejectedError,
+    ResourceNotVisibleError,
+    IdempotencyAlreadyInProgressError,  # another run is on the same resource right now
+)
+# Triggers whose tags are the resource's own at the time (not the sweep's possibly stale read).
+_CARRY_TAGS: Final = frozenset({Trigger.CREATE, Trigger.SERVICE, Trigger.STATE_CHANGE})
 
 _TRIGGER_METRIC: Final = {
     Trigger.CREATE: "TriggerCreate",
