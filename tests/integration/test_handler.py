@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from app import lambda_handler
 from autotag import registry_file
-from local.emulator import Emulator, Stack
+from local.emulator import COMPLIANT_TAGS, Emulator, Stack
 from local.faults import Faults
 from tests.conftest import (
     EXAMPLE_REGISTRY,
@@ -779,14 +779,7 @@ def test_a_state_change_that_shows_every_required_tag_costs_no_call(
     emulator: Emulator, stack: Stack, api_calls: ApiCalls
 ) -> None:
     event = copy.deepcopy(load_event("state-change_TrainingJob"))
-    event["detail"]["Tags"] |= {
-        "Project": "Alpha-NLP",
-        "CostCenter": "CC-1001",
-        "Team": "nlp",
-        "Owner": "alice@example.com",
-        "Environment": "Development",
-        "ML-Phase": "Training",
-    }
+    event["detail"]["Tags"] |= COMPLIANT_TAGS
     seed_from_event(emulator, event)
     run(load_event("compliant_CreateTrainingJob"))  # the registry is read and cached
     api_calls.seen.clear()

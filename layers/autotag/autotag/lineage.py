@@ -104,12 +104,10 @@ class Lineage:
         ):
             return self._cached(("endpoint-config", config), self._endpoint_config, config)
         if kind == "endpoint-config":
-            models = _model_names(refs)
-            if models:
-                return self._cached(("models", *models), self._models, models)
-            if "ProductionVariants" not in refs:  # listed, not described: ask for its models
-                name = subject.resource_name
-                return self._cached(("config-models", name), self._config_models, name)
+            if "ProductionVariants" in refs:
+                return self._models_of(refs)
+            name = subject.resource_name  # listed, not described: ask for its models
+            return self._cached(("config-models", name), self._config_models, name)
         if kind == "app":
             return self._app(refs)
         return NO_PARENT
@@ -162,13 +160,16 @@ class Lineage:
         described = describe(self._client.describe_endpoint_config, EndpointConfigName=name)
         arn = _text(described, "EndpointConfigArn")
         own = self._read(arn) if arn else {}
-        models = _model_names(described)
-        inherited = self._cached(("models", *models), self._models, models) if models else NO_PARENT
+        inherited = self._models_of(described)
         return Parent({**inherited.tags, **own}, f"endpoint config {name}")
 
     def _config_models(self, name: str) -> Parent:
         described = describe(self._client.describe_endpoint_config, EndpointConfigName=name)
-        models = _model_names(described)
+        return self._models_of(described)
+
+    def _models_of(self, config: Mapping[str, Any]) -> Parent:
+        """What the models an endpoint config names agree on (its variants, as the API shows)."""
+        models = _model_names(config)
         return self._cached(("models", *models), self._models, models) if models else NO_PARENT
 
     def _models(self, names: tuple[str, ...]) -> Parent:

@@ -190,15 +190,7 @@ class Tagger:
         ):
             # The event carries the resource's tags, and they meet the policy: the usual case
             # (each job changes state several times), answered without a call.
-            return {
-                "status": "compliant",
-                "eventName": call.event_name,
-                "eventId": call.event_id,
-                "trigger": call.trigger.value,
-                "resourceArn": call.resource.arn,
-                "notified": False,
-                "recipient": None,
-            }
+            return self.brief(call, "compliant")
         return self.process(call, context)
 
     def process(
@@ -252,10 +244,9 @@ class Tagger:
                 self.sleep(delay)
         return None  # not reached: the loop returns or raises
 
-    def parent(self, call: Subject, existing: dict[str, str]) -> Parent:
+    def parent(self, call: Subject, existing: dict[str, str], policy: Policy) -> Parent:
         """The parent resource, read only when the resource lacks a required key."""
-        required = self.registry.config().policy.required
-        if self.lineage is None or all(key in existing for key in required):
+        if self.lineage is None or all(key in existing for key in policy.required):
             return NO_PARENT
         return self.lineage.parent(call, existing)
 
@@ -328,33 +319,29 @@ class Tagger:
             return frozenset()
         return frozenset(item.get("keys", {}).get("SS", []))
 
-    def unaffected(self, call: Subject) -> dict[str, Any]:
-        """DeleteTags of keys the policy does not require: nothing to do."""
-        self.count("DriftIgnored")
+    def brief(self, call: Subject, status: str, **more: Any) -> dict[str, Any]:
+        """The summary of a request answered without a decision: nothing written or told."""
         return {
-            "status": "unaffected",
+            "status": status,
             "mode": self.settings.mode.value,
             "eventName": call.event_name,
             "eventId": call.event_id,
             "trigger": call.trigger.value,
             "resourceArn": call.resource.arn,
-            "removed": list(call.removed),
+            **more,
             "notified": False,
             "recipient": None,
         }
 
+    def unaffected(self, call: Subject) -> dict[str, Any]:
+        """DeleteTags of keys the policy does not require: nothing to do."""
+        self.count("DriftIgnored")
+        return self.brief(call, "unaffected", removed=list(call.removed))
+
     def gone(self, call: Subject, principal: Principal) -> dict[str, Any]:
         self.count("ResourcesGone")
-        summary = {
-            "status": "gone",
-            "mode": self.settings.mode.value,
-            "eventName": call.event_name,
-            "eventId": call.event_id,
-            "resourceArn": call.resource.arn,
-            "principal": {"kind": principal.kind.value, "name": principal.name},
-            "notified": False,
-            "recipient": None,
-        }
+        creator = {"kind": principal.kind.value, "name": principal.name}
+        summary = self.brief(call, "gone", principal=creator)
         logger.info("resource gone", extra={"summary": summary})
         return summary
 
@@ -371,7 +358,7 @@ class Tagger:
         existing = {**carried, **listed}
         # Studio's system tags name the creator also when the trigger does not (sweep, events).
         principal = who(call.user_identity, {**existing, **call.request_tags})
-        parent = self.parent(call, existing)
+        parent = self.parent(call, existing, policy)
         if not principal.is_person and parent.creator is not None:
             principal = parent.creator  # a pipeline's starter, a space's owner
         elif not principal.is_person and not call.user_identity and existing.get(OWNER_KEY):
