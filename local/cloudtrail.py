@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from local import cloudtrail_lookup
+
 if TYPE_CHECKING:
     import boto3
     from botocore.model import Shape
@@ -156,6 +158,10 @@ class CloudTrail:
         if error:
             detail["errorCode"] = error.get("Code", "Unknown")
             detail["errorMessage"] = error.get("Message", "")
+        if not detail["readOnly"]:
+            # CloudTrail keeps the call in its event history even when EventBridge never
+            # delivers it: `LookupEvents` finds it.
+            cloudtrail_lookup.seed(detail)
         self.events.append(
             {
                 "version": "0",

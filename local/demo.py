@@ -227,9 +227,11 @@ TAG_REMOVAL: Final = Step(
     "tidies his endpoint's tags, removing two required ones",
 )
 UNSEEN: Final = (
-    _training("bert-eval-0603", _studio_tags("alice")),
-    _training("forecast-backtest-0603", _tags(Project="Beta-Forecast", Owner="grace@example.com")),
-    _training("scratch-run-0603"),
+    (ALICE, _training("bert-eval-0603", _studio_tags("alice"))),
+    (GRACE, _training(
+        "forecast-backtest-0603", _tags(Project="Beta-Forecast", Owner="grace@example.com")
+    )),
+    (FRANK, _training("scratch-run-0603")),
 )  # fmt: skip
 
 
@@ -374,7 +376,7 @@ def run(console: Console) -> int:
         fire_digests(emulator, stack, console, 1)
         for note in emulator.notifications(stack):
             console.print(notification_panel(note.recipient, note.subject, note.body))
-        audits = afternoon(emulator, console)
+        audits = afternoon(trail, console)
     console.print(Rule("Summary", style="bold"))
     console.print(f"Summary: {tally.line()}")
     console.print(f"Audit: {audits[0]} before the sweep, {audits[1]} after")
@@ -394,12 +396,13 @@ def _audit(console: Console, when: str) -> str:
     return f"{overall['compliant']} of {overall['total']} resources compliant"
 
 
-def afternoon(emulator: Emulator, console: Console) -> tuple[str, str]:
-    """Jobs whose CloudTrail events were lost; the audit, the sweep, the audit again."""
-    client = emulator.sagemaker()  # not recorded: no event reaches the function
-    for params in UNSEEN:
-        client.create_training_job(**params)
-    names = ", ".join(str(p["TrainingJobName"]) for p in UNSEEN)
+def afternoon(trail: CloudTrail, console: Console) -> tuple[str, str]:
+    """Jobs whose CloudTrail events never reach EventBridge (CloudTrail's event history still
+    has them); the audit, the sweep (which finds their creators there), the audit again."""
+    for actor, params in UNSEEN:
+        trail.client(actor).create_training_job(**params)
+    trail.take()  # lost on the way: no event reaches the function
+    names = ", ".join(str(p["TrainingJobName"]) for _, p in UNSEEN)
     console.print(Text(f"14:20  three training jobs start; their events are lost: {names}"))
     before = _audit(console, "how compliant are we?")
     console.print(Rule("$ the scheduled sweep runs (functions/sweep)", align="left", style="cyan"))

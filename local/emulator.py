@@ -27,17 +27,23 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from autotag import registry_file
-from autotag.tagger import STATE_EXPIRY, STATE_KEY
-from local import sagemaker_gaps
+from autotag.state import EXPIRES as STATE_EXPIRY
+from autotag.state import KEY as STATE_KEY
+from local import cloudtrail_lookup, sagemaker_gaps
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import UserSettingsTypeDef
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
 ACCOUNT: Final = "123456789012"  # moto's default account, also the corpus's
 REGION: Final = "us-east-1"
+# The Studio domain's execution role in the corpus (events/README.md).
+STUDIO_EXECUTION_ROLE: Final = (
+    f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMaker-ExecutionRole-20240601T120000"
+)
 # Every required key of examples/registry.yaml, for Alpha-NLP's alice: a compliant resource.
 COMPLIANT_TAGS: Final = {
     "Project": "Alpha-NLP",
@@ -107,6 +113,7 @@ class Emulator:
     def start(self) -> Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         sagemaker_gaps.install()
+        cloudtrail_lookup.install()
         if self._mock is not None:
             self._mock.start()
             return self
@@ -265,15 +272,39 @@ class Emulator:
                 )
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def studio_profiles(self, domain_id: str, profiles: dict[str, dict[str, str]]) -> None:
-        """Studio user profiles in `domain_id`, each with its tags."""
+    def studio_profiles(
+        self,
+        domain_id: str,
+        profiles: dict[str, dict[str, str]],
+        execution_role: str | None = STUDIO_EXECUTION_ROLE,
+    ) -> None:
+        """Studio user profiles in `domain_id`, each with its tags, whose sessions run as
+        `execution_role` (the role a Studio claim is checked against); None: the domain's
+        default role (`studio_domain`)."""
         sagemaker = self.sagemaker()
+        settings: UserSettingsTypeDef = {"ExecutionRole": execution_role} if execution_role else {}
         for name, tags in profiles.items():
             sagemaker.create_user_profile(
                 DomainId=domain_id,
                 UserProfileName=name,
                 Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+                UserSettings=settings,
             )
+
+    def studio_domain(self, domain_id: str, execution_role: str = STUDIO_EXECUTION_ROLE) -> None:
+        """A Studio domain whose profiles run as `execution_role` unless they name their own
+        (moto makes up domain ids of its own: this one is seeded)."""
+        arn = f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:domain/{domain_id}"
+        self.seed_resource(
+            arn,
+            {},
+            {
+                "DomainId": domain_id,
+                "DomainArn": arn,
+                "Status": "InService",
+                "DefaultUserSettings": {"ExecutionRole": execution_role},
+            },
+        )
 
     @staticmethod
     def seed_resource(
@@ -281,6 +312,12 @@ class Emulator:
     ) -> None:
         """A resource of any kind at `arn`, holding `tags` (see sagemaker_gaps.seed_resource)."""
         sagemaker_gaps.seed_resource(arn, tags, description)
+
+    @staticmethod
+    def seed_trail(record: dict[str, Any]) -> None:
+        """A CloudTrail record (an event's `detail`) that LookupEvents will return; reset
+        forgets it (see cloudtrail_lookup.seed)."""
+        cloudtrail_lookup.seed(record)
 
 
 def main() -> int:

@@ -384,6 +384,7 @@ _DESCRIBES: Final = {
     "describe_space": ("space", ("DomainId", "SpaceName")),
     "describe_app": ("app", ("DomainId", "UserProfileName", "SpaceName", "AppType", "AppName")),
     "describe_pipeline_execution": ("pipeline-execution", ("PipelineExecutionArn",)),
+    "describe_domain": ("domain", ("DomainId",)),
 }
 
 

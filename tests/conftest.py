@@ -6,6 +6,7 @@ import copy
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +84,16 @@ def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
     registry_file.sync_table(
         emulator.dynamodb(), deployed.registry_table, registry_file.read_file(str(EXAMPLE_REGISTRY))
     )
-    emulator.studio_profiles(STUDIO_DOMAIN, PROFILE_TAGS)
+    # alice's profile names its execution role; dave's runs as the domain's default
+    emulator.studio_domain(STUDIO_DOMAIN)
+    emulator.studio_profiles(STUDIO_DOMAIN, {"alice": PROFILE_TAGS["alice"]})
+    emulator.studio_profiles(STUDIO_DOMAIN, {"dave": PROFILE_TAGS["dave"]}, execution_role=None)
     for name, value in {**emulator.environ(), **deployed.environ()}.items():
         monkeypatch.setenv(name, value)
     # The window's first notice goes out at once; tests of gathering set a delay of their own.
     monkeypatch.setenv("DIGEST_DELAY_SECONDS", "0")
+    # CloudTrail look-ups unpaced: the emulator has no quota (tests/unit/test_trail.py paces).
+    monkeypatch.setenv("TRAIL_INTERVAL_SECONDS", "0")
     app.tagger.cache_clear()
     yield deployed
     app.tagger.cache_clear()
@@ -153,6 +159,30 @@ WORLD: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
 }
 
 
+# The Create calls CloudTrail kept for resources whose own trigger names no creator (a state
+# change whose Create event was lost): arn -> (the corpus event of a like call, its name there).
+CREATE_CALLS: dict[str, tuple[str, str]] = {
+    f"{ARN}:training-job/llm-eval-0603": (
+        "studio-source-identity_CreateTrainingJob",
+        "bert-finetune-alice-0603",
+    ),
+}
+
+
+def create_record(arn: str, like: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The CloudTrail record of the Create call that made `arn`: the corpus call `like`
+    (event file, resource name there) made again for `arn` (default: CREATE_CALLS)."""
+    event_name, name = like or CREATE_CALLS[arn]
+    new = arn.rsplit("/", 1)[-1]
+    text = json.dumps(load_event(event_name)["detail"]).replace(name, new)
+    text = text.replace(name.lower(), new)  # SageMaker lower-cases the name in the ARN
+    record: dict[str, Any] = json.loads(text)
+    record["eventID"] = f"create-{arn.rsplit('/', 1)[-1]}"
+    # CloudTrail's event history keeps 90 days: the call was made just now
+    record["eventTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return record
+
+
 def seed_from_event(emulator: Emulator, event: dict[str, Any]) -> dict[str, str]:
     """Create the event's resource in the emulator as SageMaker would hold it right after the
     call (with the tags the request carried, or as WORLD has it), and the resources around it.
@@ -167,6 +197,8 @@ def seed_from_event(emulator: Emulator, event: dict[str, Any]) -> dict[str, str]
     if subject.trigger is not Trigger.DRIFT:  # a new resource holds what its request carried
         tags = dict(subject.request_tags)
     emulator.seed_resource(arn, tags, description)
+    if arn in CREATE_CALLS:
+        emulator.seed_trail(create_record(arn))
     return tags
 
 

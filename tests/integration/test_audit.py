@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from autotag import cli
+from autotag import cli, identity
+from autotag.state import StateTable
 from local.emulator import COMPLIANT_TAGS, Emulator, Stack
 from tests.conftest import ARN, STUDIO_DOMAIN, tags_of
 
@@ -37,6 +38,11 @@ ACCOUNT = {
 def account(emulator: Emulator, stack: Stack) -> dict[str, str]:
     for name, tags in ACCOUNT.items():
         emulator.seed_resource(f"{ARN}:{name}", dict(tags))
+    # dave's job was seen when it was created: its creator is on record (its Studio tag alone
+    # would name nobody: a caller can write it)
+    dave = identity.studio_user("dave", STUDIO_DOMAIN, "the Create call")
+    state = StateTable(emulator.dynamodb(), stack.state_table)
+    state.record_creator(f"{ARN}:processing-job/p-studio", dave)
     return {name: f"{ARN}:{name}" for name in ACCOUNT}
 
 

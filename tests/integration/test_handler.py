@@ -61,11 +61,12 @@ def project_sources(project: dict[str, str]) -> dict[str, str]:
     return {"CostCenter": f"{PROJECT} {name}", "Team": f"{PROJECT} {name}"}
 
 
-# dave's profile names the project and the team; his registry entry the environment
+# dave's profile names the project; the project its cost center and team (the profile's team
+# only fills keys the project leaves open); his registry entry the environment
 DAVE = {
     "Project": ("Beta-Forecast", f"{PROFILE} dave"),
     "CostCenter": ("CC-2002", f"{PROJECT} Beta-Forecast"),
-    "Team": ("forecasting", f"{PROFILE} dave"),
+    "Team": ("forecasting", f"{PROJECT} Beta-Forecast"),
 }
 
 
@@ -261,7 +262,7 @@ EXPECTED |= {
         {
             "Project": ("Beta-Forecast", f"{PARENT} pipeline forecast-train"),
             "CostCenter": ("CC-2002", f"{PROJECT} Beta-Forecast"),
-            "Team": ("forecasting", f"{PROFILE} dave"),
+            "Team": ("forecasting", f"{PROJECT} Beta-Forecast"),
         }
         | made("dave@example.com", "Preprocessing", ("Staging", f"{PERSON} dave")),
         [],
@@ -556,7 +557,8 @@ def test_registry_reads_are_cached_in_the_warm_container(
     run(second)  # the same person; only the other project is new
     assert reads_first == 3  # config, person, project
     assert api_calls.seen.count("dynamodb:GetItem") == 1
-    assert api_calls.seen.count("sagemaker:ListTags") == 1
+    # read, then read again under the resource's lease right before the write
+    assert api_calls.seen.count("sagemaker:ListTags") == 2
     assert api_calls.seen.count("sagemaker:AddTags") == 1
     assert api_calls.seen.count("sns:Publish") == 1
 
@@ -577,17 +579,18 @@ def test_without_a_loaded_registry_the_default_policy_applies(
     assert summary["recipient"] == "admin"
 
 
-def test_someone_using_a_mapped_role_is_still_the_owner(emulator: Emulator, stack: Stack) -> None:
+def test_a_session_name_on_a_mapped_role_is_only_a_claim(emulator: Emulator, stack: Stack) -> None:
+    """Whoever assumes the CI role picks its session name: the role's registry entry owns the
+    resource and is told; the claimed name is shown, never acted on."""
     event = load_event("ci-role_CreateModel")
     identity = event["detail"]["userIdentity"]
     identity["arn"] = identity["arn"].replace("/GitHubActions", "/zoe@example.com")
     seed_from_event(emulator, event)
     summary = run(event)
-    assert summary["principal"]["name"] == "zoe@example.com"
-    assert summary["added"]["Owner"]["value"] == "zoe@example.com"
-    # the role's registry entry still says which project pays
+    assert summary["principal"]["name"] == "github-mlops-deploy"
+    assert summary["added"]["Owner"]["value"] == "mlops@example.com"
     assert summary["added"]["Project"]["value"] == "Gamma-Vision"
-    assert summary["recipient"] == "zoe@example.com"
+    assert summary["recipient"] == "mlops@example.com"
 
 
 def test_existing_values_the_policy_rejects_are_reported_to_the_creator(

@@ -16,9 +16,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from app import lambda_handler
-from autotag import registry_file
+from autotag import identity, registry_file
+from autotag.identity import Principal
 from autotag.inventory import KINDS, LISTINGS, Inventory, Page, Position
 from autotag.local_context import LocalContext
+from autotag.state import StateTable
 from autotag.sweep import LEASE_KEY, POSITION_KEY
 from local import functions
 from local.emulator import COMPLIANT_TAGS, Emulator, Stack
@@ -28,6 +30,7 @@ from tests.conftest import (
     EXAMPLE_REGISTRY,
     STUDIO_DOMAIN,
     ApiCalls,
+    create_record,
     load_event,
     seed_from_event,
     tags_of,
@@ -37,8 +40,16 @@ pytestmark = pytest.mark.integration
 
 
 REQUIRED = tuple(COMPLIANT_TAGS)
+# Studio's system tags on a resource: kept, but they never name its creator (a caller can send
+# them); the creator comes from a creator record or from CloudTrail.
 ALICE = {"sagemaker:user-profile-arn": f"{ARN}:user-profile/{STUDIO_DOMAIN}/alice"}
 DAVE = {"sagemaker:user-profile-arn": f"{ARN}:user-profile/{STUDIO_DOMAIN}/dave"}
+ALICE_CALL = ("studio-source-identity_CreateTrainingJob", "bert-finetune-alice-0603")
+
+
+def record_creator(stack: Stack, emulator: Emulator, arn: str, principal: Principal) -> None:
+    """The creator the Create path records for `arn` (as if its Create event was handled)."""
+    StateTable(emulator.dynamodb(), stack.state_table).record_creator(arn, principal)
 
 
 class Account:
@@ -54,15 +65,19 @@ class Account:
         return self.compliant | self.completable | self.incomplete
 
 
-def seed_account(emulator: Emulator, training: int, others: int) -> Account:
-    """`training` training jobs (a quarter compliant, the rest answerable by a Studio profile,
-    the registry or their tuning job), `others` tuning jobs (half compliant), endpoints
-    (nobody to own them) and processing jobs (Studio), with their tuning jobs' lineage."""
+def seed_account(emulator: Emulator, stack: Stack, training: int, others: int) -> Account:
+    """`training` training jobs (a quarter compliant, the rest answerable by the Create call
+    CloudTrail kept (alice's), the registry or their tuning job), `others` tuning jobs (half
+    compliant, erin's by their creator records), endpoints (nobody to own them) and processing
+    jobs (dave's by their creator records), with their tuning jobs' lineage."""
     account = Account()
+    erin = identity.studio_user("erin", STUDIO_DOMAIN, "test")
+    dave = identity.studio_user("dave", STUDIO_DOMAIN, "test")
     for i in range(others):
         arn = f"{ARN}:hyper-parameter-tuning-job/hpo-{i:04d}"
         tags = COMPLIANT_TAGS if i % 2 else {"Project": "Gamma-Vision", "Owner": "erin@example.com"}
         emulator.seed_resource(arn, tags)
+        record_creator(stack, emulator, arn, erin)
         (account.compliant if i % 2 else account.completable).add(arn)
     for i in range(training):
         arn = f"{ARN}:training-job/job-{i:05d}"
@@ -72,6 +87,7 @@ def seed_account(emulator: Emulator, training: int, others: int) -> Account:
                 tags = COMPLIANT_TAGS
             case 1:
                 tags = ALICE
+                emulator.seed_trail(create_record(arn, ALICE_CALL))
             case 2:
                 tags = {"Project": "Beta-Forecast", "Owner": "grace@example.com"}
             case _:
@@ -86,6 +102,7 @@ def seed_account(emulator: Emulator, training: int, others: int) -> Account:
         account.incomplete.add(endpoint)
         job = f"{ARN}:processing-job/prep-{i:04d}"
         emulator.seed_resource(job, DAVE)
+        record_creator(stack, emulator, job, dave)
         account.completable.add(job)
     return account
 
@@ -118,6 +135,10 @@ def seed_lineage_account(emulator: Emulator) -> dict[str, str]:
     }  # fmt: skip
     for resource, (tags, description) in seeds.items():
         emulator.seed_resource(resource, tags, description)
+    # The step's Create call, kept by CloudTrail: SageMaker made it (invokedBy), so the tag
+    # naming its pipeline execution is SageMaker's own, and the execution's starter its creator.
+    step = ("pipeline-step_CreateProcessingJob", "pipelines-7x2kq9d1m4ab-Prepare-Data-3hT9")
+    emulator.seed_trail(create_record(f"{ARN}:processing-job/step", step))
     return {
         f"{ARN}:training-job/from-hpo": "Alpha-NLP",
         f"{ARN}:processing-job/step": "Beta-Forecast",
@@ -169,7 +190,7 @@ def calls_during(api_calls: ApiCalls, run: Any) -> tuple[Any, Counter[str]]:
 def test_a_sweep_over_1000_resources_reads_in_bulk_and_fills_every_gap_it_can(
     emulator: Emulator, stack: Stack, sweep_handler: Any, api_calls: ApiCalls
 ) -> None:
-    account = seed_account(emulator, training=700, others=100)
+    account = seed_account(emulator, stack, training=700, others=100)
     assert len(account.arns) == 1000
 
     summary, calls = calls_during(
@@ -186,11 +207,16 @@ def test_a_sweep_over_1000_resources_reads_in_bulk_and_fills_every_gap_it_can(
     for listing in LISTINGS.values():  # every other kind: one page each (none has 100)
         if listing.operation != "search":
             assert calls[f"sagemaker:{listing.actions[0]}"] == 1, listing
-    # One ListTags per listed (not searchable) resource, one per resource handled (a fresh read
-    # before writing), two Studio profiles and the tuning jobs read as parents; nothing for the
-    # compliant ones.
+    # One ListTags per listed (not searchable) resource, two per resource handled (a fresh
+    # read, and a read again under the resource's lease right before the write), two Studio
+    # profiles and the tuning jobs read as parents; nothing for the compliant ones.
     parents = 25  # the tuning jobs the untagged training jobs point at, each read once
-    assert calls["sagemaker:ListTags"] == 100 + handled + 2 + parents
+    assert calls["sagemaker:ListTags"] == 100 + 2 * handled + 2 + parents
+    # Each handled resource without a creator record is looked up in CloudTrail by name (the
+    # training jobs: alice's are found there; grace's, the tuning job's and the endpoints are
+    # not), and each Create call is scanned by name once (3 pages of CreateTrainingJob, 1 of
+    # CreateEndpoint), cached. The tuning jobs and processing jobs have creator records.
+    assert calls["cloudtrail:LookupEvents"] == 3 * 175 + 100 + 3 + 1
     assert calls["sagemaker:AddTags"] == handled  # the endpoints still get Environment/ML-Phase
     sagemaker = sum(n for call, n in calls.items() if call.startswith("sagemaker:"))
     print(
@@ -234,7 +260,7 @@ def test_a_sweep_over_1000_resources_reads_in_bulk_and_fills_every_gap_it_can(
 def test_a_sweep_stopped_by_its_timeout_resumes_where_it_stopped(
     emulator: Emulator, stack: Stack, sweep_handler: Any
 ) -> None:
-    account = seed_account(emulator, training=250, others=30)
+    account = seed_account(emulator, stack, training=250, others=30)
 
     first = sweep_handler({}, Countdown(checks=250))
 
@@ -266,7 +292,7 @@ def test_a_sweep_stopped_by_its_timeout_resumes_where_it_stopped(
 def test_a_refused_page_token_starts_its_kind_over(
     emulator: Emulator, stack: Stack, sweep_handler: Any
 ) -> None:
-    seed_account(emulator, training=8, others=2)
+    seed_account(emulator, stack, training=8, others=2)
     emulator.dynamodb().put_item(
         TableName=stack.state_table,
         Item={"pk": {"S": POSITION_KEY}, "kind": {"S": "endpoint"}, "token": {"S": "expired"}},
@@ -304,7 +330,7 @@ def test_the_sweep_finds_each_kind_of_parent(
 def test_one_resource_that_fails_does_not_hold_up_the_rest(
     emulator: Emulator, stack: Stack, sweep_handler: Any
 ) -> None:
-    account = seed_account(emulator, training=8, others=2)
+    account = seed_account(emulator, stack, training=8, others=2)
     with denied("sagemaker.AddTags", limit=1):
         summary = sweep_handler({}, LocalContext(timeout_seconds=900))
 
@@ -318,7 +344,7 @@ def test_one_resource_that_fails_does_not_hold_up_the_rest(
 def test_a_kind_that_cannot_be_listed_is_skipped_and_the_rest_is_swept(
     emulator: Emulator, stack: Stack, sweep_handler: Any
 ) -> None:
-    seed_account(emulator, training=4, others=2)
+    seed_account(emulator, stack, training=4, others=2)
     emulator.seed_resource(f"{ARN}:model/m-untagged", {})
     with denied("sagemaker.ListModels"):
         summary = sweep_handler({}, LocalContext(timeout_seconds=900))
@@ -333,7 +359,7 @@ def test_a_kind_that_cannot_be_listed_is_skipped_and_the_rest_is_swept(
 def test_a_run_while_another_holds_the_lease_does_nothing(
     emulator: Emulator, stack: Stack, sweep_handler: Any
 ) -> None:
-    seed_account(emulator, training=4, others=2)
+    seed_account(emulator, stack, training=4, others=2)
     far = str(int(time.time()) + 600)
     emulator.dynamodb().put_item(
         TableName=stack.state_table,
@@ -349,7 +375,7 @@ def test_a_run_while_another_holds_the_lease_does_nothing(
 def test_a_dry_run_sweep_leaves_the_work_to_the_next_real_one(
     emulator: Emulator, stack: Stack, sweep_handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    account = seed_account(emulator, training=8, others=2)
+    account = seed_account(emulator, stack, training=8, others=2)
     monkeypatch.setenv("MODE", "dry-run")
     functions.module("sweep").sweep.cache_clear()
     dry = sweep_handler({}, LocalContext(timeout_seconds=900))

@@ -8,7 +8,7 @@ import pytest
 
 from autotag import audit, lineage, sweep
 from autotag.events import BY_KIND, ResourceArn, Trigger
-from autotag.identity import PrincipalKind, from_created_by, from_owner_tag
+from autotag.identity import PrincipalKind, from_created_by
 from autotag.inventory import KINDS, LISTINGS, Found
 from autotag.policy import Policy
 
@@ -110,9 +110,11 @@ def test_every_supported_kind_is_listed_once_in_the_walk() -> None:
     [
         ({"UserProfileName": "dave", "DomainId": "d-1"}, PrincipalKind.STUDIO_USER, "dave"),
         (
+            # An assumed-role ARN carries no role path: the Identity Center path cannot be
+            # checked, so the role is the creator and the session name only a claim.
             {"IamIdentity": {"Arn": "arn:aws:sts::1:assumed-role/AWSReservedSSO_DS_1/carol@x.com"}},
-            PrincipalKind.SSO_USER,
-            "carol@x.com",
+            PrincipalKind.ROLE,
+            "AWSReservedSSO_DS_1",
         ),
         (
             {
@@ -121,10 +123,11 @@ def test_every_supported_kind_is_listed_once_in_the_walk() -> None:
                     "SourceIdentity": "al",
                 }
             },
-            PrincipalKind.STUDIO_USER,
-            "al",
+            PrincipalKind.ROLE,  # sourceIdentity unchecked against a profile: a claim
+            "r",
         ),
         ({"IamIdentity": {"Arn": "arn:aws:iam::1:user/bob"}}, PrincipalKind.IAM_USER, "bob"),
+        ({"IamIdentity": {"Arn": "arn:aws:iam::1:root"}}, PrincipalKind.ROOT, "root"),
     ],
 )
 def test_a_pipeline_starter_is_read_from_created_by(
@@ -138,13 +141,6 @@ def test_a_pipeline_starter_is_read_from_created_by(
 def test_created_by_without_anyone_names_nobody() -> None:
     assert from_created_by({}) is None
     assert from_created_by({"IamIdentity": {}}) is None
-
-
-def test_an_owner_tag_names_a_person() -> None:
-    principal = from_owner_tag("bob@example.com")
-    assert principal.is_person
-    assert principal.email == "bob@example.com"
-    assert principal.lookup_keys == ("bob@example.com",)
 
 
 def test_an_endpoint_config_inherits_what_all_its_models_agree_on() -> None:

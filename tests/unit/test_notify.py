@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from autotag.events import parse
-from autotag.identity import Principal, PrincipalKind, who
+from autotag.identity import Principal, PrincipalKind, claims, who
 from autotag.notify import (
     ADMIN,
     CREATOR,
@@ -33,7 +33,7 @@ EXISTING = {"Project": "Alpha-NLP", "Environment": "Staging", "team": "x"}
 
 def _notice(recipient: Recipient, outcome: Outcome = Outcome.INCOMPLETE) -> tuple[str, str]:
     call = parse(load_event("wrong-case_CreateTrainingJob"))
-    principal = who(call.user_identity, call.request_tags)
+    principal = who(claims(call.user_identity, call.request_tags))
     notice = compose(
         call=call,
         principal=principal,
@@ -102,7 +102,7 @@ def test_recipient_fallbacks() -> None:
 
 def test_rejected_existing_values_are_called_out() -> None:
     call = parse(load_event("compliant_CreateTrainingJob"))
-    principal = who(call.user_identity, call.request_tags)
+    principal = who(claims(call.user_identity, call.request_tags))
     plan = TagPlan(
         missing_before=(),
         add={},

@@ -7,12 +7,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from autotag.decide import Creator
 from autotag.events import parse
-from autotag.identity import who
+from autotag.identity import claims, who
 from autotag.policy import MAX_TAGS, Policy, counted_tags, key_problem, value_problem
 from autotag.registry import PersonEntry, ProjectEntry
 from autotag.resolve import Facts, event_tags, plan
-from autotag.tagger import Creator
 from tests.conftest import load_event
 
 REQUIRED = ("Project", "CostCenter", "Team", "Owner", "Environment", "ML-Phase")
@@ -44,9 +44,10 @@ def test_no_existing_value_changes_and_no_resource_passes_fifty_tags(
             projects=PROJECTS,
         )
     )
-    assert not set(result.add) & set(existing)  # nothing on the resource is overwritten
+    # nothing on the resource is overwritten (an empty value holds nothing to keep)
+    assert not set(result.add) & {key for key, value in existing.items() if value}
     if counted_tags(existing) <= MAX_TAGS:
-        assert counted_tags(existing) + len(result.add) <= MAX_TAGS
+        assert counted_tags(existing) + len(set(result.add) - set(existing)) <= MAX_TAGS
     else:
         assert result.add == {}
 
@@ -59,13 +60,18 @@ identity_text = st.text(
 def _identity(kind: int, text: str) -> dict[str, Any]:
     if kind == 0:
         return {"type": "IAMUser", "userName": text, "arn": f"arn:aws:iam::1:user/{text}"}
-    session_context: dict[str, Any] = {"sessionIssuer": {"userName": "SomeRole"}}
+    session_context: dict[str, Any] = {
+        "sessionIssuer": {"userName": "SomeRole", "arn": "arn:aws:iam::1:role/SomeRole"}
+    }
     if kind == 1:
         session_context["sourceIdentity"] = text
     arn = f"arn:aws:sts::1:assumed-role/SomeRole/{text}"
     if kind == 3:
         arn = f"arn:aws:sts::1:assumed-role/AWSReservedSSO_X_1/{text}"
-        session_context["sessionIssuer"]["userName"] = "AWSReservedSSO_X_1"
+        session_context["sessionIssuer"] = {
+            "userName": "AWSReservedSSO_X_1",
+            "arn": "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_X_1",
+        }
     return {"type": "AssumedRole", "arn": arn, "sessionContext": session_context}
 
 
@@ -73,7 +79,11 @@ def _identity(kind: int, text: str) -> dict[str, Any]:
 @given(kind=st.integers(0, 3), text=identity_text, registered=st.booleans())
 def test_any_identity_string_gives_valid_tags(kind: int, text: str, registered: bool) -> None:
     call = parse(load_event("iam-user_CreateEndpoint"))
-    principal = who(_identity(kind, text), {})
+    principal = who(
+        claims(_identity(kind, text), {}),
+        studio_roles=frozenset({"arn:aws:iam::1:role/SomeRole"}),
+        vouched_roles=frozenset({"somerole"}),
+    )
     entry = PersonEntry(text, project="Alpha-NLP") if registered and text else None
     creator = Creator(principal, entry, own=entry is not None)
     result = plan(

@@ -55,18 +55,138 @@ def test_existing_values_are_never_written() -> None:
 
 
 @pytest.mark.parametrize(
-    ("winner", "sources"),
+    ("key", "winner", "sources"),
     [
-        (SourceName.PARENT, {"parent": {"Team": "p"}, "profile": {"Team": "u"}}),
-        (SourceName.USER_PROFILE, {"profile": {"Team": "u"}, "person": {"Team": "r"}}),
-        (SourceName.REGISTRY_PERSON, {"person": {"Team": "r", "Project": "Alpha-NLP"}}),
-        (SourceName.REGISTRY_PROJECT, {"person": {"Project": "Alpha-NLP"}}),
-        (SourceName.DEFAULTS, {"defaults": {"Team": "d"}}),
+        # the project: parent > trusted Studio profile > registry person > defaults
+        (
+            "Project",
+            SourceName.PARENT,
+            {"parent": {"Project": "Beta-Forecast"}, "person": {"Project": "Alpha-NLP"}},
+        ),
+        (
+            "Project",
+            SourceName.USER_PROFILE,
+            {"profile": {"Project": "Beta-Forecast"}, "person": {"Project": "Alpha-NLP"}},
+        ),
+        (
+            "Project",
+            SourceName.REGISTRY_PERSON,
+            {"person": {"Project": "Alpha-NLP"}, "defaults": {"Project": "Beta-Forecast"}},
+        ),
+        ("Project", SourceName.DEFAULTS, {"defaults": {"Project": "Beta-Forecast"}}),
+        # other keys: a parent of the same project > the project > profile > person > defaults
+        (
+            "Team",
+            SourceName.PARENT,
+            {"parent": {"Project": "Alpha-NLP", "Team": "p"}, "person": {"Project": "Alpha-NLP"}},
+        ),
+        (
+            "Team",
+            SourceName.REGISTRY_PROJECT,
+            {"profile": {"Team": "u"}, "person": {"Project": "Alpha-NLP", "Team": "r"}},
+        ),
+        ("Team", SourceName.USER_PROFILE, {"profile": {"Team": "u"}, "person": {"Team": "r"}}),
+        ("Team", SourceName.REGISTRY_PERSON, {"person": {"Team": "r"}}),
+        ("Team", SourceName.DEFAULTS, {"defaults": {"Team": "d"}}),
     ],
 )
-def test_precedence(winner: SourceName, sources: dict[str, Any]) -> None:
+def test_precedence(key: str, winner: SourceName, sources: dict[str, Any]) -> None:
     result = plan(facts(**sources))
-    assert result.add["Team"].source.startswith(winner.value)
+    assert result.add[key].source.startswith(winner.value)
+
+
+def test_one_coherent_set_the_projects_own_tags_outrank_the_persons() -> None:
+    # bob's own tags say another cost center and team: the project's values win for every key
+    # the project defines, so the set reconciles in finance.
+    result = plan(
+        facts(
+            existing={"Project": "Beta-Forecast"},
+            person={
+                "Project": "Alpha-NLP",
+                "CostCenter": "CC-9999",
+                "Team": "nlp",
+                "Environment": "Staging",
+            },
+            profile={"CostCenter": "CC-8888"},
+        )
+    )
+    assert result.tags_to_write() | {"Project": "Beta-Forecast"} == {
+        "Project": "Beta-Forecast",
+        "CostCenter": "CC-2002",
+        "Team": "forecasting",
+        "Owner": "alice@example.com",
+        "Environment": "Staging",  # Beta leaves it open: the person fills it
+        "ML-Phase": "Training",
+    }
+
+
+def test_a_parent_of_another_project_gives_only_keys_the_project_leaves_open() -> None:
+    result = plan(
+        facts(
+            existing={"Project": "Alpha-NLP"},
+            parent={
+                "Project": "Beta-Forecast",
+                "CostCenter": "CC-2002",
+                "Environment": "Production",
+            },
+        )
+    )
+    assert result.add["CostCenter"].value == "CC-1001"
+    assert result.add["Environment"].value == "Production"
+
+
+def test_owner_is_only_the_resolved_creator() -> None:
+    owners = {"Owner": "mallory@example.com"}
+    result = plan(
+        facts(
+            event=event_tags("Training", None),
+            parent=owners,
+            person=owners,
+            profile=owners,
+            defaults=owners,
+        )
+    )
+    assert "Owner" not in result.add
+    assert "Owner" in result.still_missing
+
+
+def test_an_empty_value_is_filled_like_a_missing_one() -> None:
+    result = plan(
+        facts(existing={"Project": "", "CostCenter": ""}, person={"Project": "Alpha-NLP"})
+    )
+    assert result.add["Project"].value == "Alpha-NLP"
+    assert result.add["CostCenter"].value == "CC-1001"
+    assert "Project" in result.missing_before
+
+
+def test_an_existing_project_matches_ignoring_case_and_is_kept() -> None:
+    result = plan(facts(existing={"Project": "alpha-nlp"}))
+    assert "Project" not in result.add
+    assert result.project == ALPHA
+    assert result.add["CostCenter"].value == "CC-1001"
+    assert any("'Alpha-NLP'" in p.message for p in result.problems)
+
+
+def test_an_unknown_existing_project_keeps_other_sources_out() -> None:
+    result = plan(
+        facts(existing={"Project": "Alpah-NLP"}, person={"Project": "Alpha-NLP", "Team": "nlp"})
+    )
+    assert result.rejected == ("Project",)
+    assert "CostCenter" not in result.add
+    assert "Team" not in result.add
+    assert result.add["ML-Phase"].value == "Training"
+
+
+@pytest.mark.parametrize(
+    ("member_of", "outsider"),
+    [(frozenset({"Beta-Forecast"}), True), (frozenset({"alpha-nlp"}), False), (None, False)],
+)
+def test_a_project_the_creator_is_not_a_member_of_is_flagged(
+    member_of: frozenset[str] | None, outsider: bool
+) -> None:
+    result = plan(facts(existing={"Project": "Alpha-NLP"}, member_of=member_of))
+    assert result.outsider is outsider
+    assert "Project" not in result.add
 
 
 def test_event_answers_phase_and_owner_before_defaults() -> None:

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Final
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudtrail import CloudTrailClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sns import SNSClient
@@ -36,6 +38,10 @@ def worst_case_call_seconds(
     return attempts * (connect + read) + waits
 
 
+def cloudtrail() -> CloudTrailClient:
+    return boto3.client("cloudtrail", config=CLIENT_CONFIG)
+
+
 def sagemaker() -> SageMakerClient:
     return boto3.client("sagemaker", config=CLIENT_CONFIG)
 
@@ -50,3 +56,16 @@ def sns() -> SNSClient:
 
 def sqs() -> SQSClient:
     return boto3.client("sqs", config=CLIENT_CONFIG)
+
+
+def error_code(error: BaseException) -> str:
+    """The AWS error code of a ClientError (`ThrottlingException`, ...); "" for anything else."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def error_message(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Message", ""))
+    return str(error)

@@ -210,8 +210,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         report = audit.audit(_walk(inventory, progress), policy)
         if args.fix:
             settings = Settings.from_env(env)
-            if args.dry_run:  # no records either: a dry run must not stand in for later runs
-                settings = replace(settings, mode=Mode.DRY_RUN, state_table=None)
+            if args.dry_run:  # the tagger reads the state table (creator records), writes none
+                settings = replace(settings, mode=Mode.DRY_RUN)
             tagger = Tagger.from_settings(settings, _no_metrics)
             if args.dry_run:
                 tagger.notices = Held()  # show, do not tell

@@ -1,4 +1,20 @@
-"""Who made a Create* call: a pure reading of `userIdentity` and Studio's system tags."""
+"""Who made a SageMaker resource: the trust order over CloudTrail's `userIdentity`. Pure.
+
+Every signal has a trust level (docs/SECURITY.md, "Who made the call"):
+
+- trusted: written by AWS, or cross-checked against SageMaker: an IAM user's `userName`; an
+  IAM Identity Center role (path `/aws-reserved/sso.amazonaws.com/`); `onBehalfOf`;
+  `sourceIdentity` or Studio's `sagemaker:user-profile-arn` request tag, only when the session's
+  role is that profile's execution role; a role the registry maps; a pipeline execution's
+  `CreatedBy`;
+- claimed: any other role session name. The creator is then the role, unless the registry says
+  an identity provider sets that role's session names (`policy.trusted_session_roles`);
+- never: tags already on the resource, and request tags of a caller that is not the named Studio
+  profile's execution role. They are kept on the resource but never name the creator.
+
+`claims` reads what a record says; `who` decides, given what the caller gathered (the execution
+roles of the Studio profile the record names, the roles whose session names are vouched for).
+"""
 
 from __future__ import annotations
 
@@ -6,62 +22,33 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from functools import cache
 from typing import Any, Final
+
+from autotag.sessions import SessionKind, classify
 
 PROFILE_ARN_TAG: Final = "sagemaker:user-profile-arn"
 DOMAIN_ARN_TAG: Final = "sagemaker:domain-arn"
-SSO_ROLE_PREFIX: Final = "AWSReservedSSO_"
+# IAM Identity Center creates its roles under this path, and nobody else can (the path is
+# reserved); a role merely named AWSReservedSSO_... elsewhere is an ordinary role.
+SSO_ROLE_PATH: Final = ":role/aws-reserved/sso.amazonaws.com/"
+ROOT: Final = "root"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-# Session names that SDKs, CI systems and AWS services choose: they name no person.
-_ANONYMOUS_SESSIONS: Final = frozenset(
-    name.casefold()
-    for name in (
-        "SageMaker",
-        "AmazonSageMaker",
-        "GitHubActions",
-        "github-actions",
-        "AWSCloudFormation",
-        "codebuild",
-        "CodePipeline",
-        "botocore",
-        "boto3",
-        "default",
-        "session",
-        "terraform",
-        "lambda",
-        "SageMakerStudio",
-        "GlueJobRunnerSession",
-        "AWSCodeBuild",
-        "AWSCodePipeline",
-    )
-)
-# Compiled on first use: the import stays cheap for the cold start.
-_ANONYMOUS_PATTERNS: Final = (
-    r"^(botocore|boto3|aws-go-sdk|aws-sdk-[a-z]+|aws-cli)-?session-?\d*$",
-    r"^(aws-go-sdk|aws-sdk-[a-z]+)-\d+$",
-    r"^i-[0-9a-f]{8,17}$",  # EC2 instance profile sessions
-    r"^[0-9]+$",
-    r"^[0-9a-f-]{16,}$",  # UUIDs and hex ids
-    # a tool's name and a run id: AWSCodeBuild-8f2c3a1e-..., terraform-20240601123000
-    r"^[A-Za-z][A-Za-z0-9]*[-_.](?=[0-9a-f-]*\d)[0-9a-f-]{8,}$",
-)
 
-
-@cache
-def _anonymous() -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in _ANONYMOUS_PATTERNS), re.IGNORECASE)
+class Trust(StrEnum):
+    TRUSTED = "trusted"  # written by AWS or cross-checked against SageMaker
+    CLAIMED = "claimed"  # chosen by the caller: shown, never acted on
 
 
 class PrincipalKind(StrEnum):
     STUDIO_USER = "studio-user-profile"
     SSO_USER = "sso-user"
+    IDENTITY_CENTER_USER = "identity-center-user"  # onBehalfOf (trusted identity propagation)
     IAM_USER = "iam-user"
-    ROLE_SESSION = "role-session"  # an assumed role whose session name names a person
-    ROLE = "role"  # an assumed role whose session name names nobody (CI, execution roles)
-    OWNER_TAG = "owner-tag"  # no event names the creator; the resource's `Owner` tag does
+    ROLE_SESSION = "role-session"  # a session name an identity provider set (registry says so)
+    ROLE = "role"  # an assumed role; its session name, if any, is only a claim
+    FEDERATED_USER = "federated-user"  # GetFederationToken: the name is the caller's choice
     SERVICE = "aws-service"
     ROOT = "root"
     UNKNOWN = "unknown"
@@ -71,41 +58,81 @@ PERSON_KINDS: Final = frozenset(
     {
         PrincipalKind.STUDIO_USER,
         PrincipalKind.SSO_USER,
+        PrincipalKind.IDENTITY_CENTER_USER,
         PrincipalKind.IAM_USER,
         PrincipalKind.ROLE_SESSION,
-        PrincipalKind.OWNER_TAG,
     }
 )
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The creator as far as the event alone tells."""
+    """The creator, decided by the trust order."""
 
     kind: PrincipalKind
     name: str
-    via: str  # which part of the event named them
+    via: str  # which signal named them
     lookup_keys: tuple[str, ...] = ()  # registry ids to try, most specific first
     email: str | None = None
     role_name: str | None = None
-    profile_name: str | None = None
+    profile_name: str | None = None  # a verified Studio user profile
     profile_arn: str | None = None
     domain_id: str | None = None
+    claimed: str | None = None  # what the caller claimed and was not believed
+    account: str | None = None
 
     @property
     def is_person(self) -> bool:
         return self.kind in PERSON_KINDS
 
+    @property
+    def described(self) -> str:
+        """`alice (sourceIdentity checked against the profile's execution role)`."""
+        text = f"{self.name} ({self.via})"
+        return f"{text}; claimed {self.claimed!r}, not believed" if self.claimed else text
+
+
+@dataclass(frozen=True)
+class StudioClaim:
+    """The Studio user profile a record names: by `sourceIdentity` or the system request tag."""
+
+    name: str
+    domain_id: str | None
+    via: str
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a CloudTrail `userIdentity` (and the request's Studio system tags) say. Nothing in
+    here is decided yet; `who` weighs it."""
+
+    type: str | None = None
+    arn: str = ""
+    account: str | None = None
+    user_name: str | None = None  # IAMUser
+    role_name: str | None = None  # AssumedRole: sessionContext.sessionIssuer.userName
+    role_arn: str | None = None  # ... .arn, with the role's path
+    session: str | None = None  # the role session name (the caller's choice)
+    source_identity: str | None = None
+    on_behalf_of: str | None = None  # an IAM Identity Center user id
+    invoked_by: str | None = None
+    principal_id: str | None = None
+    studio: StudioClaim | None = None
+
+    @property
+    def identity_center_role(self) -> bool:
+        return self.role_arn is not None and SSO_ROLE_PATH in self.role_arn
+
+    @property
+    def empty(self) -> bool:
+        return self.type is None and not self.arn and self.invoked_by is None
+
+
+NO_CLAIMS: Final = Claims()
+
 
 def is_email(text: str) -> bool:
     return bool(_EMAIL.match(text))
-
-
-def names_someone(session_name: str) -> bool:
-    """True when a role session name plausibly names a person rather than a tool."""
-    if not session_name or session_name.casefold() in _ANONYMOUS_SESSIONS:
-        return False
-    return _anonymous().match(session_name) is None
 
 
 def _text(mapping: Any, *path: str) -> str | None:
@@ -123,100 +150,196 @@ def _domain_id(arn: str | None) -> str | None:
     return arn.split("/")[1] or None
 
 
-def _studio_user(
-    name: str, via: str, request_tags: Mapping[str, str], role: str | None
-) -> Principal:
-    profile_arn = request_tags.get(PROFILE_ARN_TAG)
-    if profile_arn and profile_arn.rsplit("/", 1)[-1].casefold() != name.casefold():
-        profile_arn = None  # the tag names another profile than sourceIdentity: trust neither
-    domain_id = _domain_id(profile_arn) or _domain_id(request_tags.get(DOMAIN_ARN_TAG))
-    return Principal(
-        kind=PrincipalKind.STUDIO_USER,
-        name=name,
-        via=via,
-        lookup_keys=tuple(key for key in (name, role) if key),
-        email=name if is_email(name) else None,
+def _studio_claim(source_identity: str | None, tags: Mapping[str, str]) -> StudioClaim | None:
+    profile_arn = tags.get(PROFILE_ARN_TAG)
+    tagged = profile_arn.rsplit("/", 1)[-1] if profile_arn and profile_arn.count("/") >= 2 else None
+    domain = _domain_id(profile_arn) or _domain_id(tags.get(DOMAIN_ARN_TAG))
+    if source_identity:
+        if tagged and tagged.casefold() != source_identity.casefold():
+            domain = _domain_id(tags.get(DOMAIN_ARN_TAG))  # the tag names another profile
+        return StudioClaim(source_identity, domain, "sourceIdentity")
+    if tagged:
+        return StudioClaim(tagged, domain, PROFILE_ARN_TAG)
+    return None
+
+
+def claims(user_identity: Mapping[str, Any], request_tags: Mapping[str, str]) -> Claims:
+    """Read a `userIdentity` and the request's tags; decide nothing."""
+    arn = _text(user_identity, "arn") or ""
+    session = arn.rsplit("/", 1)[-1] if ":assumed-role/" in arn else None
+    role = _text(user_identity, "sessionContext", "sessionIssuer", "userName")
+    if role is None and ":assumed-role/" in arn:
+        role = arn.split(":assumed-role/", 1)[1].split("/", 1)[0] or None
+    source_identity = _text(user_identity, "sessionContext", "sourceIdentity")
+    return Claims(
+        type=_text(user_identity, "type"),
+        arn=arn,
+        account=_text(user_identity, "accountId"),
+        user_name=_text(user_identity, "userName"),
         role_name=role,
-        profile_name=name,
+        role_arn=_text(user_identity, "sessionContext", "sessionIssuer", "arn"),
+        session=session,
+        source_identity=source_identity,
+        on_behalf_of=_text(user_identity, "onBehalfOf", "userId"),
+        invoked_by=_text(user_identity, "invokedBy"),
+        principal_id=_text(user_identity, "principalId"),
+        studio=_studio_claim(source_identity, request_tags),
+    )
+
+
+def _email(name: str) -> str | None:
+    return name if is_email(name) else None
+
+
+def who(
+    found: Claims,
+    *,
+    studio_roles: frozenset[str] = frozenset(),
+    vouched_roles: frozenset[str] = frozenset(),
+) -> Principal:
+    """The creator, by the trust order.
+
+    `studio_roles`: the execution roles (ARNs) of the Studio profile `found.studio` names, as
+    SageMaker describes it (its own, or its domain's default); empty when not looked up.
+    `vouched_roles`: roles whose session names an identity provider sets (folded names).
+    """
+    role = found.role_name
+    account = found.account
+    if found.on_behalf_of:
+        user = found.on_behalf_of
+        return Principal(
+            PrincipalKind.IDENTITY_CENTER_USER,
+            user,
+            "onBehalfOf (IAM Identity Center)",
+            (user,),
+            role_name=role,
+            account=account,
+        )
+    studio = found.studio
+    if studio is not None and found.role_arn and found.role_arn in studio_roles:
+        return Principal(
+            PrincipalKind.STUDIO_USER,
+            studio.name,
+            f"{studio.via}, checked against the profile's execution role",
+            tuple(key for key in (studio.name, role) if key),
+            email=_email(studio.name),
+            role_name=role,
+            profile_name=studio.name,
+            profile_arn=None,
+            domain_id=studio.domain_id,
+            account=account,
+        )
+    unbelieved = studio.name if studio is not None else None
+    if found.type == "AWSService" or (found.type is None and found.invoked_by):
+        return Principal(PrincipalKind.SERVICE, found.invoked_by or "aws-service", "AWS service")
+    if found.type == "IAMUser":
+        user = found.user_name or (found.arn.rsplit("/", 1)[-1] if ":user/" in found.arn else "")
+        if user:
+            return Principal(
+                PrincipalKind.IAM_USER,
+                user,
+                "IAM user",
+                (user,),
+                _email(user),
+                claimed=unbelieved,
+                account=account,
+            )
+    if found.type == "Root" or found.arn.endswith(":root"):
+        where = account or _arn_account(found.arn)
+        return Principal(
+            PrincipalKind.ROOT,
+            ROOT,
+            f"the root user of account {where}" if where else "the account's root user",
+            account=where,
+        )
+    if found.type == "AssumedRole" and role:
+        session = found.session or ""
+        if found.identity_center_role and session:
+            return Principal(
+                PrincipalKind.SSO_USER,
+                session,
+                "IAM Identity Center",
+                (session,),
+                _email(session),
+                role,
+                account=account,
+            )
+        named = classify(session)
+        if named.person is not None and role.casefold() in vouched_roles:
+            return Principal(
+                PrincipalKind.ROLE_SESSION,
+                named.person,
+                "role session set by an identity provider",
+                (named.person, role),
+                _email(named.person),
+                role,
+                account=account,
+            )
+        if found.invoked_by:  # a service acting with a role
+            return Principal(PrincipalKind.SERVICE, found.invoked_by, "invokedBy", role_name=role)
+        claimed = unbelieved or (named.person if named.kind is SessionKind.PERSON else None)
+        return Principal(
+            PrincipalKind.ROLE,
+            role,
+            "role",
+            (role,),
+            role_name=role,
+            claimed=claimed,
+            account=account,
+        )
+    if found.type == "FederatedUser":
+        user = (found.principal_id or "").rsplit(":", 1)[-1]
+        return Principal(
+            PrincipalKind.FEDERATED_USER,
+            found.arn or "federated user",
+            "federated user",
+            claimed=user or None,
+            account=account,
+        )
+    return Principal(
+        PrincipalKind.UNKNOWN, found.arn or "unknown", "nothing usable in userIdentity"
+    )
+
+
+def _arn_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
+
+
+def from_created_by(created_by: Mapping[str, Any]) -> Principal | None:
+    """The person in a `CreatedBy` (DescribePipelineExecution and others), else None. SageMaker
+    records it: a user profile named there is trusted; an IAM identity goes through `who`."""
+    profile = _text(created_by, "UserProfileName")
+    if profile:
+        arn = _text(created_by, "UserProfileArn")
+        domain = _text(created_by, "DomainId") or _domain_id(arn)
+        return studio_user(profile, domain, "the pipeline's starter (CreatedBy)", arn)
+    arn = _text(created_by, "IamIdentity", "Arn")
+    if not arn:
+        return None
+    kind = "AssumedRole" if ":assumed-role/" in arn else "IAMUser"
+    if arn.endswith(":root"):
+        kind = "Root"
+    principal = who(claims({"type": kind, "arn": arn, "accountId": _arn_account(arn)}, {}))
+    return principal if principal.kind is not PrincipalKind.UNKNOWN else None
+
+
+def studio_user(
+    profile: str, domain_id: str | None, via: str, profile_arn: str | None = None
+) -> Principal:
+    """The Studio user behind a user-profile name SageMaker itself reports (an app's or a
+    space's owner, a pipeline's starter): trusted."""
+    return Principal(
+        PrincipalKind.STUDIO_USER,
+        profile,
+        via,
+        (profile,),
+        email=_email(profile),
+        profile_name=profile,
         profile_arn=profile_arn,
         domain_id=domain_id,
     )
 
 
-def who(user_identity: Mapping[str, Any], request_tags: Mapping[str, str]) -> Principal:
-    """Name the creator, most trustworthy evidence first."""
-    kind = _text(user_identity, "type")
-    arn = _text(user_identity, "arn") or ""
-    role = _text(user_identity, "sessionContext", "sessionIssuer", "userName")
-    source_identity = _text(user_identity, "sessionContext", "sourceIdentity")
-    if source_identity:
-        return _studio_user(source_identity, "sourceIdentity", request_tags, role)
-    profile_arn = request_tags.get(PROFILE_ARN_TAG)
-    if profile_arn and "/" in profile_arn:
-        return _studio_user(profile_arn.rsplit("/", 1)[-1], PROFILE_ARN_TAG, request_tags, role)
-    invoked_by = _text(user_identity, "invokedBy")
-    if kind == "AWSService" or (kind is None and invoked_by):
-        return Principal(PrincipalKind.SERVICE, invoked_by or "aws-service", "AWS service")
-    if kind == "IAMUser":
-        user = _text(user_identity, "userName") or arn.rsplit("/", 1)[-1]
-        if user:
-            email = user if is_email(user) else None
-            return Principal(PrincipalKind.IAM_USER, user, "IAM user", (user,), email=email)
-    if kind == "Root":
-        return Principal(PrincipalKind.ROOT, "root", "root user", ("root",))
-    if kind == "AssumedRole" and ":assumed-role/" in arn:
-        role = role or arn.split(":assumed-role/", 1)[1].split("/", 1)[0]
-        session = arn.rsplit("/", 1)[-1]
-        email = session if is_email(session) else None
-        if role.startswith(SSO_ROLE_PREFIX):
-            return Principal(
-                PrincipalKind.SSO_USER, session, "SSO session", (session,), email, role
-            )
-        if names_someone(session):
-            return Principal(
-                PrincipalKind.ROLE_SESSION, session, "role session", (session, role), email, role
-            )
-        if invoked_by:  # a service acting with a role that names nobody
-            return Principal(PrincipalKind.SERVICE, invoked_by, "invokedBy", role_name=role)
-        return Principal(PrincipalKind.ROLE, role, "role", (role,), role_name=role)
-    if kind == "FederatedUser":
-        user = (_text(user_identity, "principalId") or "").rsplit(":", 1)[-1]
-        if user:
-            email = user if is_email(user) else None
-            return Principal(PrincipalKind.ROLE_SESSION, user, "federated user", (user,), email)
-    return Principal(PrincipalKind.UNKNOWN, arn or "unknown", "nothing usable in userIdentity")
-
-
-def from_created_by(created_by: Mapping[str, Any]) -> Principal | None:
-    """The person in a `CreatedBy` (DescribePipelineExecution and others), else None."""
-    profile = _text(created_by, "UserProfileName")
-    if profile:
-        arn = _text(created_by, "UserProfileArn")
-        tags = {PROFILE_ARN_TAG: arn} if arn else {}
-        principal = _studio_user(profile, "the pipeline's starter", tags, None)
-        domain = _text(created_by, "DomainId")
-        if domain and principal.domain_id is None:
-            principal = replace(principal, domain_id=domain)
-        return principal
-    source_identity = _text(created_by, "IamIdentity", "SourceIdentity")
-    arn = _text(created_by, "IamIdentity", "Arn")
-    if not source_identity and not arn:
-        return None
-    kind = "AssumedRole" if arn and ":assumed-role/" in arn else "IAMUser"
-    identity: dict[str, Any] = {"type": kind, "arn": arn or ""}
-    if source_identity:
-        identity["sessionContext"] = {"sourceIdentity": source_identity}
-    principal = who(identity, {})
-    return principal if principal.kind is not PrincipalKind.UNKNOWN else None
-
-
-def studio_user(profile: str, domain_id: str | None, via: str) -> Principal:
-    """The Studio user behind a user-profile name (an app's or a space's owner)."""
-    principal = _studio_user(profile, via, {}, None)
+def with_domain(principal: Principal, domain_id: str | None) -> Principal:
     return replace(principal, domain_id=domain_id) if domain_id else principal
-
-
-def from_owner_tag(owner: str) -> Principal:
-    """The person a resource's `Owner` tag names (the sweep and drift know no creator)."""
-    email = owner if is_email(owner) else None
-    return Principal(PrincipalKind.OWNER_TAG, owner, "its Owner tag", (owner,), email)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from botocore.exceptions import ClientError
 
+from autotag.aws import error_code
 from autotag.events import SUPPORTED, EventSpec, ResourceArn, tag_map
 from autotag.sagemaker import ResourceMissingError, ResourceTags, describe
 
@@ -117,18 +118,10 @@ _UNLISTABLE: Final = frozenset(
 )
 
 
-def _code(error: BaseException) -> str:
-    return (
-        str(error.response.get("Error", {}).get("Code", ""))
-        if isinstance(error, ClientError)
-        else ""
-    )
-
-
 def is_throttling(error: BaseException) -> bool:
     """Throttling, also when wrapped (Powertools' idempotency wraps DynamoDB's errors)."""
-    return _code(error) in _THROTTLED or (
-        error.__cause__ is not None and _code(error.__cause__) in _THROTTLED
+    return error_code(error) in _THROTTLED or (
+        error.__cause__ is not None and error_code(error.__cause__) in _THROTTLED
     )
 
 
@@ -185,7 +178,7 @@ class Inventory:
         try:
             response: Mapping[str, Any] = getattr(self._client, listing.operation)(**kwargs)
         except ClientError as error:
-            if token or _code(error) not in _UNLISTABLE:
+            if token or error_code(error) not in _UNLISTABLE:
                 raise  # a stale token, or trouble that may pass: the caller decides
             # This kind cannot be listed here (denied, or not offered in the Region): go on.
             return Page([], next_kind(spec.kind), 1, f"{spec.kind}: {error}")

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from autotag.cache import TtlCache
 from autotag.events import Subject, Trigger
 from autotag.identity import Principal, from_created_by, studio_user
 from autotag.policy import is_system_key
@@ -36,6 +37,13 @@ class Parent(NamedTuple):
     tags: Mapping[str, str]  # the parent's business tags (system tags left out)
     detail: str = ""  # which parent, for the provenance of each value: "pipeline p1"
     creator: Principal | None = None  # the person behind the parent, when known
+    # Found through a tag on the resource (`sagemaker:pipeline-execution-arn`), which a caller
+    # can write: its creator counts only for a resource SageMaker itself created.
+    from_tag: bool = False
+    arn: str = ""  # the parent's ARN, when it is one resource: its own creator record is kept
+    # The resource runs inside the parent (an app in a space or a user profile): the parent's
+    # person owns it even when a role made it.
+    inside: bool = False
 
 
 NO_PARENT: Final = Parent({})
@@ -79,9 +87,7 @@ class Lineage:
         self._client = client
         self._tags = tags
         self._profiles = profiles
-        self._ttl = ttl
-        self._clock = clock
-        self._cache: dict[tuple[str, ...], tuple[float, Parent]] = {}
+        self._cache: TtlCache[tuple[str, ...], Parent] = TtlCache(ttl, clock)
 
     def parent(self, subject: Subject, existing: Mapping[str, str]) -> Parent:
         """The nearest parent of the subject's resource, or NO_PARENT."""
@@ -115,16 +121,13 @@ class Lineage:
     # ------------------------------------------------------------------ relations
 
     def _cached(self, key: tuple[str, ...], fetch: Callable[..., Parent], *args: Any) -> Parent:
-        now = self._clock()
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        try:
-            found = fetch(*args)
-        except ResourceMissingError:
-            found = NO_PARENT  # the parent was deleted: nothing to inherit
-        self._cache[key] = (now + self._ttl, found)
-        return found
+        def read() -> Parent:
+            try:
+                return fetch(*args)
+            except ResourceMissingError:
+                return NO_PARENT  # the parent was deleted: nothing to inherit
+
+        return self._cache.get(key, read)
 
     def _read(self, arn: str) -> dict[str, str]:
         return _business(self._tags.read(arn))
@@ -143,7 +146,7 @@ class Lineage:
             return None
 
     def _tuning_job(self, arn: str) -> Parent:
-        return Parent(self._read(arn), f"tuning job {arn.rsplit('/', 1)[-1]}")
+        return Parent(self._read(arn), f"tuning job {arn.rsplit('/', 1)[-1]}", arn=arn)
 
     def _pipeline(self, execution_arn: str) -> Parent:
         described = describe(
@@ -154,14 +157,14 @@ class Lineage:
         starter = from_created_by(created_by) if isinstance(created_by, Mapping) else None
         tags = self._read(pipeline) if pipeline else {}
         name = pipeline.rsplit("/", 1)[-1] if pipeline else execution_arn
-        return Parent(tags, f"pipeline {name}", starter)
+        return Parent(tags, f"pipeline {name}", starter, from_tag=True)
 
     def _endpoint_config(self, name: str) -> Parent:
         described = describe(self._client.describe_endpoint_config, EndpointConfigName=name)
         arn = _text(described, "EndpointConfigArn")
         own = self._read(arn) if arn else {}
         inherited = self._models_of(described)
-        return Parent({**inherited.tags, **own}, f"endpoint config {name}")
+        return Parent({**inherited.tags, **own}, f"endpoint config {name}", arn=arn or "")
 
     def _config_models(self, name: str) -> Parent:
         described = describe(self._client.describe_endpoint_config, EndpointConfigName=name)
@@ -189,9 +192,8 @@ class Lineage:
         profile = _text(refs, "UserProfileName")
         if profile:
             owner = studio_user(profile, domain, "the app's user profile")
-            found = self._profiles.lookup(owner)
-            tags = _business(found.tags) if found else {}
-            return Parent(tags, f"user profile {profile}", owner)
+            tags = _business(self._profiles.lookup(profile, domain).tags)
+            return Parent(tags, f"user profile {profile}", owner, inside=True)
         return NO_PARENT
 
     def _space(self, domain: str, space: str) -> Parent:
@@ -200,7 +202,7 @@ class Lineage:
         settings = described.get("OwnershipSettings")
         owner_name = _text(settings, "OwnerUserProfileName")
         owner = studio_user(owner_name, domain, "the space's owner") if owner_name else None
-        return Parent(self._read(arn) if arn else {}, f"space {space}", owner)
+        return Parent(self._read(arn) if arn else {}, f"space {space}", owner, inside=True)
 
 
 def _model_names(refs: Mapping[str, Any]) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 from botocore import xform_name
 
 from autotag.events import Subject, Trigger
-from autotag.identity import Principal
+from autotag.identity import Principal, PrincipalKind
 from autotag.registry import PersonEntry, ProjectEntry
 from autotag.resolve import TagPlan
 
@@ -54,7 +54,10 @@ class Notice:
 def choose_recipient(
     principal: Principal, person: PersonEntry | None, project: ProjectEntry | None
 ) -> Recipient:
-    """The creator's e-mail; else the project owner's; else the admins'."""
+    """The creator's e-mail; else the project owner's; else the admins'. The account's root
+    user is the admins' business."""
+    if principal.kind is PrincipalKind.ROOT:
+        return Recipient(ADMIN, ADMIN)
     if person is not None and person.email:
         return Recipient(person.email, CREATOR)
     if principal.email:
@@ -108,7 +111,7 @@ def compose(
 ) -> Notice:
     """The message for one resource. Pure."""
     what = f"SageMaker {_kind_words(call)} {call.resource_name!r}"
-    by = f"{principal.name} ({principal.via})"
+    by = principal.described
     lines: list[str] = []
     if recipient.role == ADMIN:
         lines += [f"Nobody with a known e-mail address created {what}; it was {by}.", ""]
@@ -154,6 +157,25 @@ def compose(
     return Notice(
         recipient.address, outcome, _subject(call, plan, outcome), "\n".join(lines) + "\n"
     )
+
+
+def compose_membership(
+    *, call: Subject, principal: Principal, project: ProjectEntry, outcome: Outcome
+) -> Notice:
+    """To a project's owner: someone outside the project charged a resource to it. Pure."""
+    what = f"SageMaker {_kind_words(call)} {call.resource_name!r}"
+    body = [
+        f"{what} is charged to your project {project.name} (its Project tag), but its creator "
+        f"{principal.described} is not a member of {project.name} in the registry.",
+        "",
+        f"Resource: {call.resource.arn}",
+        "",
+        "The tag was kept. If the charge is right, add the creator to the project's members in "
+        "the registry; if not, ask them to correct the Project tag.",
+    ]
+    subject = f"[autotag] {call.spec.kind} {call.resource_name} charged to {project.name}"
+    subject = subject.encode("ascii", "replace").decode("ascii")[:MAX_SUBJECT]
+    return Notice(project.owner or ADMIN, outcome, subject, "\n".join(body) + "\n")
 
 
 # (removed tags?, nothing written?) -> the heading of the values

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from botocore.exceptions import ClientError
 
 from autotag.notify import Notice, Notifier, Outcome, compose_digest
+from autotag.state import is_conditional_failure
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -78,11 +79,6 @@ class Held:
 def window_key(recipient: str, keys: tuple[str, ...], start: int) -> str:
     material = "\x1f".join((recipient.casefold(), str(start), *sorted(keys)))
     return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()[:40]
-
-
-def _conditional_failure(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code")
-    return code == "ConditionalCheckFailedException"
 
 
 @dataclass
@@ -193,7 +189,7 @@ class Outbox:
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as error:
-            if _conditional_failure(error):
+            if is_conditional_failure(error):
                 return False
             raise
         text = self.dynamodb.get_item(

@@ -21,6 +21,13 @@ OWNER_KEY: Final = "Owner"
 PHASE_KEY: Final = "ML-Phase"
 
 
+class Membership(StrEnum):
+    """What to do when a resource is charged to a project its creator does not belong to."""
+
+    REPORT = "report"  # keep the tag, tell the project's owner who charged it
+    IGNORE = "ignore"
+
+
 class Drift(StrEnum):
     """What to do when someone removes a required tag (a DeleteTags call)."""
 
@@ -30,12 +37,24 @@ class Drift(StrEnum):
 
 @dataclass(frozen=True)
 class Policy:
+    """The one definition of compliant, shared by the tagger, the state-change short-cut, the
+    sweep and the audit: every required key present with a non-empty value the policy allows,
+    and a `Project` the registry knows (matched ignoring case)."""
+
     required: tuple[str, ...] = DEFAULT_REQUIRED
     allowed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     drift: Drift = Drift.REPAIR
+    # The registry's project names; None when no registry says (then any name passes).
+    projects: tuple[str, ...] | None = None
+    # Roles whose session names an identity provider sets (SAML/OIDC): their session names
+    # may name the creator. Any other role's session name is the caller's own choice.
+    trusted_session_roles: frozenset[str] = frozenset()
+    membership: Membership = Membership.REPORT
 
     def allowed_value(self, key: str, value: str) -> str | None:
         """The allowed spelling of `value` for `key` (matched ignoring case), else None."""
+        if key == PROJECT_KEY and self.projects is not None:
+            return self.project_name(value)
         choices = self.allowed.get(key)
         if not choices:
             return value
@@ -44,14 +63,26 @@ class Policy:
         folded = value.casefold()
         return next((choice for choice in choices if choice.casefold() == folded), None)
 
+    def project_name(self, value: str) -> str | None:
+        """The registry's spelling of a project named `value` (ignoring case), else None."""
+        if self.projects is None:
+            return value
+        folded = value.casefold()
+        return next((name for name in self.projects if name.casefold() == folded), None)
+
     def gaps(self, tags: Mapping[str, str]) -> tuple[str, ...]:
-        """The required keys `tags` lacks (exact spelling) or holds a value not allowed for."""
+        """The required keys `tags` lacks (exact spelling), holds empty, or holds a value the
+        policy does not allow (an unknown project included)."""
         return tuple(
             key
             for key in self.required
             if not is_system_key(key)
-            and (key not in tags or self.allowed_value(key, tags[key]) is None)
+            and (not tags.get(key) or self.allowed_value(key, tags[key]) is None)
         )
+
+    def trusts_sessions_of(self, role: str | None) -> bool:
+        folded = {name.casefold() for name in self.trusted_session_roles}
+        return role is not None and role.casefold() in folded
 
 
 def _valid_char(char: str) -> bool:

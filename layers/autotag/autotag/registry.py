@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from autotag.policy import DEFAULT_REQUIRED, Drift, Policy
+from autotag.cache import TtlCache
+from autotag.policy import DEFAULT_REQUIRED, Drift, Membership, Policy
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -74,7 +75,19 @@ def config_from_item(item: Mapping[str, Any] | None) -> Config:
     }
     required = _get_strings(item, "required") or DEFAULT_REQUIRED
     drift = Drift.REPORT_ONLY if _get_s(item, "drift") == Drift.REPORT_ONLY else Drift.REPAIR
-    return Config(Policy(required, allowed, drift), _get_tags(item, "defaults"))
+    membership = (
+        Membership.IGNORE if _get_s(item, "membership") == Membership.IGNORE else Membership.REPORT
+    )
+    policy = Policy(
+        required,
+        allowed,
+        drift,
+        # A config written before the project list was kept knows no names: any passes.
+        projects=_get_strings(item, "projects") if "projects" in item else None,
+        trusted_session_roles=frozenset(_get_strings(item, "trusted_session_roles")),
+        membership=membership,
+    )
+    return Config(policy, _get_tags(item, "defaults"))
 
 
 def project_from_item(item: Mapping[str, Any]) -> ProjectEntry:
@@ -110,21 +123,16 @@ class RegistryReader:
     ) -> None:
         self._client = client
         self._table = table
-        self._ttl = ttl
-        self._clock = clock
-        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._cache: TtlCache[str, dict[str, Any] | None] = TtlCache(ttl, clock)
 
     def _get(self, key: str) -> dict[str, Any] | None:
-        now = self._clock()
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        response = self._client.get_item(
-            TableName=self._table, Key={KEY_ATTRIBUTE: {"S": key}}, ConsistentRead=False
-        )
-        item: dict[str, Any] | None = dict(response["Item"]) if "Item" in response else None
-        self._cache[key] = (now + self._ttl, item)
-        return item
+        def fetch() -> dict[str, Any] | None:
+            response = self._client.get_item(
+                TableName=self._table, Key={KEY_ATTRIBUTE: {"S": key}}, ConsistentRead=False
+            )
+            return dict(response["Item"]) if "Item" in response else None
+
+        return self._cache.get(key, fetch)
 
     def config(self) -> Config:
         return config_from_item(self._get(CONFIG_KEY))
@@ -138,5 +146,9 @@ class RegistryReader:
         return None
 
     def project(self, name: str) -> ProjectEntry | None:
-        item = self._get(PROJECT_PREFIX + name)
+        """The project named `name` (ignoring case: the registry's spelling is looked up)."""
+        canonical = self.config().policy.project_name(name)
+        if canonical is None:
+            return None
+        item = self._get(PROJECT_PREFIX + canonical)
         return project_from_item(item) if item is not None else None

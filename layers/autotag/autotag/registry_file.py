@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from autotag.identity import is_email
-from autotag.policy import DEFAULT_REQUIRED, PROJECT_KEY, Drift, Policy, key_problem, value_problem
+from autotag.policy import (
+    DEFAULT_REQUIRED,
+    PROJECT_KEY,
+    Drift,
+    Membership,
+    Policy,
+    key_problem,
+    value_problem,
+)
 from autotag.registry import (
     CONFIG_KEY,
     KEY_ATTRIBUTE,
@@ -32,9 +40,14 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 _TOP_KEYS: Final = frozenset({"policy", "defaults", "projects", "people"})
-_POLICY_KEYS: Final = frozenset({"required", "allowed", "drift"})
+_POLICY_KEYS: Final = frozenset(
+    {"required", "allowed", "drift", "trusted_session_roles", "membership"}
+)
 _PROJECT_KEYS: Final = frozenset({"name", "tags", "owner", "members"})
 _PERSON_KEYS: Final = frozenset({"id", "email", "aliases", "project", "tags"})
+
+
+_Choice = TypeVar("_Choice", Drift, Membership)
 
 
 @dataclass(frozen=True)
@@ -184,14 +197,26 @@ class _Checker:
             for i, name in enumerate(names):
                 self.value(name, f"{spot}[{i}]")
             self.allowed[str(key)] = names
-        drift_text = self.text(doc.get("drift"), "policy.drift") or Drift.REPAIR.value
+        drift = self.choice(doc.get("drift"), "policy.drift", Drift, Drift.REPAIR)
+        membership = self.choice(
+            doc.get("membership"), "policy.membership", Membership, Membership.REPORT
+        )
+        roles = self.names(doc.get("trusted_session_roles"), "policy.trusted_session_roles")
+        return Policy(
+            required=required,
+            allowed=dict(self.allowed),
+            drift=drift,
+            trusted_session_roles=frozenset(roles),
+            membership=membership,
+        )
+
+    def choice(self, value: Any, where: str, kind: type[_Choice], default: _Choice) -> _Choice:
+        text = self.text(value, where) or default.value
         try:
-            drift = Drift(drift_text)
+            return kind(text)
         except ValueError:
-            choices = [d.value for d in Drift]
-            self.fail("policy.drift", f"{drift_text!r} is not one of {choices}")
-            drift = Drift.REPAIR
-        return Policy(required=required, allowed=dict(self.allowed), drift=drift)
+            self.fail(where, f"{text!r} is not one of {[c.value for c in kind]}")
+            return default
 
 
 def _project(check: _Checker, index: int, doc: Any) -> ProjectEntry | None:
@@ -288,7 +313,8 @@ def parse_document(doc: Any, source: str = "registry") -> Registry:
         project = _project(check, index, item)
         if project is None:
             continue
-        if project.name in projects:
+        # Project names match ignoring case: two that differ only in case are one project.
+        if any(name.casefold() == project.name.casefold() for name in projects):
             check.fail(f"projects[{index}] ({project.name})", "duplicate project name")
         projects[project.name] = project
 
@@ -299,6 +325,7 @@ def parse_document(doc: Any, source: str = "registry") -> Registry:
 
     if check.errors:
         raise RegistryError(source, check.errors)
+    policy = replace(policy, projects=tuple(projects))
     return Registry(Config(policy, defaults), projects, people)
 
 
@@ -374,6 +401,9 @@ def to_items(registry: Registry) -> list[dict[str, AttributeValueTypeDef]]:
             "required": _strings(policy.required),
             "allowed": {"M": {key: _strings(v) for key, v in policy.allowed.items()}},
             "drift": _s(policy.drift.value),
+            "membership": _s(policy.membership.value),
+            "trusted_session_roles": _strings(sorted(policy.trusted_session_roles)),
+            "projects": _strings(registry.projects),
             "defaults": _tags(registry.config.defaults),
         }
     ]

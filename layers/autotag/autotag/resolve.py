@@ -1,10 +1,18 @@
-"""Decide which tags a new resource is missing and where each value comes from. Pure.
+"""Decide which tags a resource is missing and where each value comes from. Pure.
 
-Precedence for each required key (DESIGN.md), first that answers wins:
-  1 the resource's own tag (never overwritten; a wrong-cased key is copied to the canonical one)
-  2 the parent resource            3 the creator's Studio user profile
-  4 the creator's registry entry   5 the resolved project's registry tags
-  6 the event itself               7 the registry defaults
+One coherent set per project (DESIGN.md, "Which project, and one coherent set"):
+  1 the resource's own tags are never overwritten (an empty value counts as missing; a
+    wrong-cased key is reported and its value copied to the canonical key);
+  2 the project: the resource's tag > the parent > the trusted Studio profile > the registry
+    person (their project, else their single membership) > the registry defaults;
+  3 every key the event itself answers: `ML-Phase` from the API, `Owner` = the resolved creator
+    (`Owner` comes from nowhere else);
+  4 the parent's tags, when the parent belongs to the same project (or names none);
+  5 the project's own tags (`CostCenter`, `Team`, ...) for every key the project defines;
+  6 the Studio profile's and the registry person's tags (then a parent of another project),
+    only for keys the project leaves open;
+  7 the registry defaults.
+A project the creator is not a member of is kept, and flagged (`TagPlan.outsider`).
 """
 
 from __future__ import annotations
@@ -29,11 +37,11 @@ from autotag.registry import ProjectEntry
 
 class SourceName(StrEnum):
     RESOURCE = "resource"
+    EVENT = "event"
     PARENT = "parent resource"
+    REGISTRY_PROJECT = "registry project"
     USER_PROFILE = "Studio user profile"
     REGISTRY_PERSON = "registry person"
-    REGISTRY_PROJECT = "registry project"
-    EVENT = "event"
     DEFAULTS = "registry defaults"
 
 
@@ -74,6 +82,9 @@ class Facts:
     projects: Mapping[str, ProjectEntry] = field(default_factory=dict)  # known candidates
     writable: frozenset[str] = frozenset()  # keys the function may write; empty: any
     withheld: frozenset[str] = frozenset()  # removed on purpose (report-only drift): left off
+    # The projects the creator belongs to (registry); None when the registry does not know
+    # the creator, and membership cannot be judged.
+    member_of: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,8 @@ class TagPlan:
     problems: tuple[Problem, ...]
     project: ProjectEntry | None  # the registered project the resource belongs to
     rejected: tuple[str, ...] = ()  # required keys whose existing value the policy rejects
+    # The resource is charged to a project its creator is not a member of.
+    outsider: bool = False
 
     @property
     def complete(self) -> bool:
@@ -113,6 +126,10 @@ def candidate_projects(sources: Sequence[Mapping[str, str]]) -> list[str]:
     return names
 
 
+def _project_of(tags: Mapping[str, str]) -> str | None:
+    return next((v for k, v in tags.items() if k.casefold() == PROJECT_KEY.casefold() and v), None)
+
+
 def _quote(value: str, limit: int = 60) -> str:
     """`value` quoted for a message, shortened when long."""
     return repr(value if len(value) <= limit else value[: limit - 3] + "...")
@@ -128,17 +145,39 @@ class _Planner:
         self.problems: list[Problem] = []
         self.project: ProjectEntry | None = None
 
-    def sources(self) -> list[Source]:
+    def sources(self, key: str) -> list[Source]:
+        """Where a missing `key` may come from, in precedence order (the module's 3 to 7)."""
         facts = self.facts
-        project_tags: dict[str, str] = dict(self.project.tags) if self.project else {}
+        project = self.project
+        if key == OWNER_KEY:  # the resolved creator, and nobody's tag
+            return [Source(SourceName.EVENT, facts.event)]
+        if key == PROJECT_KEY:
+            return [
+                Source(SourceName.PARENT, facts.parent, facts.parent_detail),
+                Source(SourceName.USER_PROFILE, facts.profile, facts.profile_detail),
+                Source(SourceName.REGISTRY_PERSON, facts.person, facts.person_detail),
+                Source(SourceName.DEFAULTS, facts.defaults),
+            ]
+        if PROJECT_KEY in self.rejected:
+            # The resource names a project the registry does not know: nothing can be said to
+            # belong with it, beyond what the event and the defaults say.
+            return [
+                Source(SourceName.EVENT, facts.event),
+                Source(SourceName.DEFAULTS, facts.defaults),
+            ]
+        project_tags: Mapping[str, str] = project.tags if project else {}
+        parent_project = _project_of(facts.parent)
+        coherent = parent_project is None or (
+            project is not None and parent_project.casefold() == project.name.casefold()
+        )
+        parent = Source(SourceName.PARENT, facts.parent, facts.parent_detail)
         return [
-            Source(SourceName.PARENT, facts.parent, facts.parent_detail),
+            Source(SourceName.EVENT, facts.event),
+            *([parent] if coherent else []),
+            Source(SourceName.REGISTRY_PROJECT, project_tags, project.name if project else ""),
             Source(SourceName.USER_PROFILE, facts.profile, facts.profile_detail),
             Source(SourceName.REGISTRY_PERSON, facts.person, facts.person_detail),
-            Source(
-                SourceName.REGISTRY_PROJECT, project_tags, self.project.name if self.project else ""
-            ),
-            Source(SourceName.EVENT, facts.event),
+            *([] if coherent else [parent]),  # another project's parent: only open keys
             Source(SourceName.DEFAULTS, facts.defaults),
         ]
 
@@ -158,11 +197,13 @@ class _Planner:
                 )
             )
             return None
-        if key == PROJECT_KEY and allowed not in self.facts.projects:
-            self.problems.append(
-                Problem(key, f"resource {verb} unknown project {_quote(allowed)} from {source}")
-            )
-            return None
+        if key == PROJECT_KEY:
+            allowed = self._known_project(allowed)
+            if allowed is None:
+                self.problems.append(
+                    Problem(key, f"resource {verb} unknown project {_quote(cleaned)} from {source}")
+                )
+                return None
         if allowed != value:
             message = (
                 f"resource has {_quote(value)}; the allowed spelling is {allowed!r} (left as is)"
@@ -177,15 +218,21 @@ class _Planner:
         key on the resource first, then the sources."""
         existing = self.facts.existing
         found: list[tuple[str, str]] = []
-        for other in sorted(k for k in existing if k.casefold() == key.casefold()):
+        for other in sorted(k for k in existing if k.casefold() == key.casefold() and k != key):
             self.problems.append(Problem(key, f"the resource has {other!r}: the key is {key!r}"))
-            found.append((existing[other], f"resource tag {other!r}"))
-        found += [(s.tags[key], s.label) for s in self.sources() if s.tags.get(key)]
+            if existing[other]:
+                found.append((existing[other], f"resource tag {other!r}"))
+        found += [(s.tags[key], s.label) for s in self.sources(key) if s.tags.get(key)]
         return found
+
+    def _known_project(self, name: str) -> str | None:
+        """The registry's spelling of project `name` (ignoring case), when it is known."""
+        folded = name.casefold()
+        return next((known for known in self.facts.projects if known.casefold() == folded), None)
 
     def resolve(self, key: str) -> None:
         existing = self.facts.existing
-        if key in existing:
+        if existing.get(key):  # an empty value holds nothing to keep: filled like a missing one
             value = self.check(key, existing[key], "its own tag", existing=True)
             if value is None:
                 self.rejected.append(key)
@@ -215,8 +262,10 @@ class _Planner:
         self.missing.append(key)
 
     def make_room(self) -> None:
-        room = MAX_TAGS - counted_tags(self.facts.existing)
-        for key in list(self.add)[max(room, 0) :]:
+        existing = self.facts.existing
+        room = MAX_TAGS - counted_tags(existing)
+        new_keys = [key for key in self.add if key not in existing]  # others fill empty values
+        for key in new_keys[max(room, 0) :]:
             del self.add[key]
             self.missing.append(key)
             self.problems.append(Problem(key, f"no room: the resource would pass {MAX_TAGS} tags"))
@@ -232,7 +281,13 @@ def plan(facts: Facts) -> TagPlan:
         if not is_system_key(key):
             planner.resolve(key)
     planner.make_room()
-    missing_before = tuple(key for key in required if key not in facts.existing)
+    missing_before = tuple(key for key in required if not facts.existing.get(key))
+    project = planner.project
+    outsider = (
+        project is not None
+        and facts.member_of is not None
+        and project.name.casefold() not in {name.casefold() for name in facts.member_of}
+    )
     return TagPlan(
         missing_before=missing_before,
         add={key: planner.add[key] for key in required if key in planner.add},
@@ -240,4 +295,5 @@ def plan(facts: Facts) -> TagPlan:
         problems=tuple(planner.problems),
         project=planner.project,
         rejected=tuple(key for key in required if key in planner.rejected),
+        outsider=outsider,
     )

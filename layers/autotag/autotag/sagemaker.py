@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
+from autotag.aws import error_code as _code
+from autotag.aws import error_message as _message
+
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
@@ -20,14 +23,6 @@ class ResourceMissingError(Exception):
 
 class TagsRejectedError(Exception):
     """SageMaker refused the tags for good (denied, or invalid): retrying will not help."""
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _message(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Message", ""))
 
 
 def describe(method: Callable[..., Any], **kwargs: str) -> Mapping[str, Any]:

@@ -72,6 +72,9 @@ class Settings:
     digest_queue_url: str | None = None
     # The sweep stops this long before its timeout and saves where it was.
     sweep_margin_seconds: float = 60.0
+    # CloudTrail's LookupEvents allows 2 requests a second per account and Region: the pace of
+    # the creator look-ups of one container.
+    trail_interval_seconds: float = 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -97,4 +100,5 @@ class Settings:
             digest_delay_seconds=read.seconds("DIGEST_DELAY_SECONDS", 120),
             digest_queue_url=read.optional("DIGEST_QUEUE_URL"),
             sweep_margin_seconds=read.seconds("SWEEP_MARGIN_SECONDS", 60),
+            trail_interval_seconds=read.seconds("TRAIL_INTERVAL_SECONDS", 0.5),
         )

@@ -1,36 +1,43 @@
-"""Studio user profiles: find a profile's ARN and read its tags, cached in the warm container."""
+"""Studio user profiles: a profile's execution role (to check a Studio claim against the
+session's role) and its tags, read through an injected client and cached in the warm container.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import ClientError
-
-from autotag.identity import Principal
-from autotag.sagemaker import ResourceMissingError, ResourceTags
+from autotag.cache import TtlCache
+from autotag.sagemaker import ResourceMissingError, ResourceTags, describe
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
-
-_NOT_FOUND: Final = frozenset({"ResourceNotFound", "ValidationException"})
 
 
 @dataclass(frozen=True)
 class Profile:
     arn: str | None
     tags: Mapping[str, str] = field(default_factory=dict)
-    note: str = ""  # why no tags were read, when none were
+    # The roles a session of this profile runs as: its own, else its domain's default.
+    execution_roles: frozenset[str] = frozenset()
+    domain_id: str | None = None
+    note: str = ""  # why nothing was read, when nothing was
+
+
+def _execution_role(settings: Any) -> str | None:
+    role = settings.get("ExecutionRole") if isinstance(settings, Mapping) else None
+    return role if isinstance(role, str) and role else None
 
 
 class StudioProfiles:
-    """Tags of the Studio user profile behind a principal."""
+    """The Studio user profile named `name` (in `domain_id`, when known)."""
 
     permissions: Final = (
         "sagemaker:ListTags",
         "sagemaker:DescribeUserProfile",
+        "sagemaker:DescribeDomain",
         "sagemaker:ListUserProfiles",
     )
 
@@ -43,47 +50,50 @@ class StudioProfiles:
     ) -> None:
         self._client = client
         self._tags = tags
-        self._ttl = ttl
-        self._clock = clock
-        self._cache: dict[tuple[str, str, str], tuple[float, Profile]] = {}
+        self._profiles: TtlCache[tuple[str, str], Profile] = TtlCache(ttl, clock)
+        self._domains: TtlCache[str, str | None] = TtlCache(ttl, clock)
 
-    def lookup(self, principal: Principal) -> Profile | None:
-        if not principal.profile_name:
-            return None
-        key = (principal.profile_arn or "", principal.domain_id or "", principal.profile_name)
-        now = self._clock()
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        profile = self._fetch(principal.profile_name, principal.profile_arn, principal.domain_id)
-        self._cache[key] = (now + self._ttl, profile)
-        return profile
+    def lookup(self, name: str, domain_id: str | None) -> Profile:
+        return self._profiles.get((domain_id or "", name), lambda: self._fetch(name, domain_id))
 
-    def _fetch(self, name: str, arn: str | None, domain_id: str | None) -> Profile:
-        try:
-            arn = arn or self._find_arn(name, domain_id)
-            if arn is None:
-                return Profile(None, note=f"no Studio user profile named {name!r} was found")
-            return Profile(arn, self._tags.read(arn))
-        except ResourceMissingError:
-            return Profile(arn, note=f"the Studio user profile {name!r} cannot be read")
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
-                return Profile(arn, note=f"the Studio user profile {name!r} cannot be read")
-            raise
-
-    def _find_arn(self, name: str, domain_id: str | None) -> str | None:
+    def _fetch(self, name: str, domain_id: str | None) -> Profile:
+        domain_id = domain_id or self._only_domain(name)
         if domain_id is None:
-            domains = {
-                item["DomainId"]
-                for page in self._client.get_paginator("list_user_profiles").paginate(
-                    UserProfileNameContains=name
-                )
-                for item in page.get("UserProfiles", [])
-                if item.get("UserProfileName") == name and "DomainId" in item
-            }
-            if len(domains) != 1:
+            return Profile(None, note=f"no single Studio user profile named {name!r} was found")
+        try:
+            described = describe(
+                self._client.describe_user_profile, DomainId=domain_id, UserProfileName=name
+            )
+            arn = described.get("UserProfileArn")
+            role = _execution_role(described.get("UserSettings")) or self._default_role(domain_id)
+            tags = self._tags.read(arn) if isinstance(arn, str) else {}
+        except ResourceMissingError:
+            return Profile(None, note=f"the Studio user profile {name!r} cannot be read")
+        return Profile(
+            arn if isinstance(arn, str) else None,
+            tags,
+            frozenset({role} if role else ()),
+            domain_id,
+        )
+
+    def _default_role(self, domain_id: str) -> str | None:
+        def fetch() -> str | None:
+            try:
+                described = describe(self._client.describe_domain, DomainId=domain_id)
+            except ResourceMissingError:
                 return None
-            domain_id = domains.pop()
-        described = self._client.describe_user_profile(DomainId=domain_id, UserProfileName=name)
-        return described.get("UserProfileArn")
+            return _execution_role(described.get("DefaultUserSettings"))
+
+        return self._domains.get(domain_id, fetch)
+
+    def _only_domain(self, name: str) -> str | None:
+        """The domain of the one profile called `name`; None when none or several are."""
+        domains = {
+            item["DomainId"]
+            for page in self._client.get_paginator("list_user_profiles").paginate(
+                UserProfileNameContains=name
+            )
+            for item in page.get("UserProfiles", [])
+            if item.get("UserProfileName") == name and "DomainId" in item
+        }
+        return domains.pop() if len(domains) == 1 else None

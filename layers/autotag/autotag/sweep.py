@@ -24,10 +24,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from botocore.exceptions import ClientError
 
 from autotag import aws
+from autotag.aws import error_code
 from autotag.events import Subject, Trigger
 from autotag.inventory import FIRST, Found, Inventory, Position, is_throttling, next_kind
 from autotag.observability import Counter, logger
 from autotag.settings import Settings, SettingsError
+from autotag.state import is_conditional_failure
 from autotag.tagger import RESOURCE_FAILURES, STATE_EXPIRY, STATE_KEY, Tagger
 
 if TYPE_CHECKING:
@@ -168,8 +170,7 @@ class Sweep:
             try:
                 page = self._inventory.page(position)
             except ClientError as error:
-                code = error.response.get("Error", {}).get("Code")
-                if code != "ValidationException" or position.token is None:
+                if error_code(error) != "ValidationException" or position.token is None:
                     raise
                 # A page token SageMaker no longer takes: the kind starts over, once a run;
                 # refused again, the kind is left for the next pass.
@@ -261,7 +262,7 @@ class Sweep:
                 ExpressionAttributeValues={":now": {"N": str(int(now))}},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_failure(error):
                 return False
             raise
         return True

@@ -1,9 +1,17 @@
-"""One resource, end to end: parse, read, who, parent, decide, write, tell.
+"""One resource, end to end: parse, gather, decide, apply.
 
 The Lambda handler, `autotag handle` and `autotag redrive` call `Tagger.handle` with an event;
 the sweep and `autotag audit --fix` call `Tagger.process` with a Subject they built. Every
-trigger goes through the same resolution and the same writer. Poison
-events (unparseable, unsupported, failed calls, foreign accounts) are logged, counted and
+trigger goes through the same three steps:
+
+  gather  every read: the resource's tags, its creator (the event, the creator recorded at
+          Create time, or the Create call in CloudTrail), the Studio profile and its execution
+          role, the parent, the registry                                        (I/O, cached)
+  decide  `autotag.decide.decide`: who, which project, what set, whom to tell      (pure)
+  apply   under a per-resource lease: read the tags again (decide again if they changed),
+          tell, AddTags, record the creator                                      (I/O)
+
+Poison events (unparseable, unsupported, failed calls, foreign accounts) are logged, counted and
 answered with a summary; AWS errors raise so that Lambda retries and the failure path catches
 them. With a state table, each eventID is handled once: a repeated delivery writes and tells
 nothing.
@@ -12,7 +20,8 @@ nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
@@ -28,18 +37,22 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from botocore.exceptions import ClientError
 
 from autotag import aws, events, resolve
+from autotag.decide import Decision, Evidence, Told, attribute, decide, find_person
 from autotag.events import SkipEventError, Subject, Trigger
-from autotag.identity import Principal, from_owner_tag, who
-from autotag.lineage import NO_PARENT, Lineage, Parent
-from autotag.notify import Notifier, Outcome, choose_recipient, compose
+from autotag.identity import NO_CLAIMS, Claims, Principal, PrincipalKind, claims, who
+from autotag.lineage import NO_PARENT, Lineage
+from autotag.notify import Notifier
 from autotag.observability import Counter, logger
 from autotag.outbox import Delivery, Direct, Held, Outbox
-from autotag.policy import OWNER_KEY, PROJECT_KEY, Drift, Policy
-from autotag.registry import PersonEntry, RegistryReader
-from autotag.resolve import Facts, TagPlan
+from autotag.policy import Drift, Policy
+from autotag.registry import Config, PersonEntry, RegistryReader
+from autotag.resolve import TagPlan
 from autotag.sagemaker import ResourceMissingError, ResourceTags, TagsRejectedError
 from autotag.settings import Mode, Settings
-from autotag.studio import StudioProfiles
+from autotag.state import EXPIRES, KEY, LockBusyError, StateTable
+from autotag.studio import Profile, StudioProfiles
+from autotag.trail import WINDOW as TRAIL_WINDOW
+from autotag.trail import CreatorTrail
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
@@ -48,50 +61,8 @@ if TYPE_CHECKING:
 
     from autotag.local_context import LocalContext
 
-STATE_KEY: Final = "pk"  # the state table's partition key (template.yaml, StateTable)
-STATE_EXPIRY: Final = "expires"  # its TTL attribute
-DRIFT_PREFIX: Final = "drift#"  # keys removed under a report-only drift policy, per resource
-DRIFT_MEMORY_SECONDS: Final = 365 * 86400
-
-
-@dataclass(frozen=True)
-class Creator:
-    """The principal and the registry entry found for them."""
-
-    principal: Principal
-    entry: PersonEntry | None = None
-    own: bool = False  # the entry is the principal's own, not the role they used
-
-    @property
-    def person(self) -> PersonEntry | None:
-        """The registry entry when it describes the principal themself."""
-        return self.entry if self.own else None
-
-    @property
-    def owner(self) -> str | None:
-        """`Owner`: the person's e-mail, else their name. Roles and services own nothing,
-        unless the registry maps the role (a CI pipeline)."""
-        if self.person is not None:
-            return self.person.email or self.person.id
-        if self.principal.is_person:
-            return self.principal.email or self.principal.name
-        return None
-
-    @property
-    def tags(self) -> dict[str, str]:
-        """The registry entry's tags and default project (a role's apply to its users too)."""
-        entry = self.entry
-        if entry is None:
-            return {}
-        return {**entry.tags, **({PROJECT_KEY: entry.project} if entry.project else {})}
-
-
-def _status(plan: TagPlan, mode: Mode) -> str:
-    if not plan.needs_notice:
-        return "compliant"
-    if mode is Mode.DRY_RUN:
-        return Outcome.DRY_RUN.value
-    return Outcome.TAGGED.value if plan.complete else Outcome.INCOMPLETE.value
+STATE_KEY: Final = KEY  # the state table's partition key (template.yaml, StateTable)
+STATE_EXPIRY: Final = EXPIRES  # its TTL attribute
 
 
 class ResourceNotVisibleError(Exception):
@@ -99,6 +70,7 @@ class ResourceNotVisibleError(Exception):
 
 
 _VISIBILITY_WAITS: Final = (0.5, 1.0, 2.0)  # seconds: a short, bounded wait before giving up
+_LEASE_WAITS: Final = (0.2, 0.4, 0.8, 1.6)  # another trigger is writing the same resource
 
 
 def _event_age(call: Subject, now: datetime) -> float | None:
@@ -129,10 +101,14 @@ class Tagger:
     count: Counter
     state: DynamoDBClient | None = None  # the state table's client: exactly-once effects
     lineage: Lineage | None = None  # parent resources; None: no parent is read
+    trail: CreatorTrail | None = None  # CloudTrail: the creator of a resource with no record
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
+        self.table: StateTable | None = None
+        if self.state is not None and self.settings.state_table:
+            self.table = StateTable(self.state, self.settings.state_table)
         self._idempotency: IdempotencyConfig | None = None
         self._once: Callable[..., dict[str, Any]] | None = None
         if self.state is not None and self.settings.state_table:
@@ -171,6 +147,7 @@ class Tagger:
             count=count,
             state=dynamodb if settings.state_table else None,
             lineage=Lineage(sagemaker, resources, studio, ttl),
+            trail=CreatorTrail(aws.cloudtrail(), ttl, min_interval=settings.trail_interval_seconds),
         )
 
     def handle(
@@ -197,13 +174,12 @@ class Tagger:
         self, call: Subject, context: LambdaContext | LocalContext | None = None
     ) -> dict[str, Any]:
         """One subject, handled exactly once per event_id when there is a state table."""
-        if self._once is None or self._idempotency is None:
+        if self._once is None or self._idempotency is None or self.settings.mode is Mode.DRY_RUN:
+            # A dry run records nothing: its answer must not stand in for a later run's.
             return self.tag(call)
         if context is not None:
             self._idempotency.register_lambda_context(cast("LambdaContext", context))
-        # A dry run's answer must not stand in for a real run's: each mode has its own record.
-        suffix = "" if self.settings.mode is Mode.ENFORCE else f"#{self.settings.mode.value}"
-        return self._once(call, key={"eventId": call.event_id + suffix})
+        return self._once(call, key={"eventId": call.event_id})
 
     def _tag_once(self, call: Subject, key: dict[str, str]) -> dict[str, Any]:
         del key  # what makes the call unique; the decorator keys on it
@@ -215,13 +191,6 @@ class Tagger:
         self.count("EventsDuplicate")
         logger.info("duplicate event", extra={"eventId": response.get("eventId")})
         return {**response, "duplicate": True}
-
-    def creator(self, principal: Principal) -> Creator:
-        found = self.registry.person(principal.lookup_keys)
-        if found is None:
-            return Creator(principal)
-        entry, key = found
-        return Creator(principal, entry, own=key.casefold() == principal.lookup_keys[0].casefold())
 
     def read_existing(self, call: Subject) -> dict[str, str] | None:
         """The resource's tags; None when it was deleted. A resource too new to be visible gets
@@ -244,60 +213,89 @@ class Tagger:
                 self.sleep(delay)
         return None  # not reached: the loop returns or raises
 
-    def parent(self, call: Subject, existing: dict[str, str], policy: Policy) -> Parent:
-        """The parent resource, read only when the resource lacks a required key."""
-        if self.lineage is None or all(key in existing for key in policy.required):
-            return NO_PARENT
-        return self.lineage.parent(call, existing)
+    # ------------------------------------------------------------------ gather
 
-    def gather(
-        self, call: Subject, creator: Creator, existing: dict[str, str], parent: Parent
-    ) -> Facts:
-        """Read everything else the decision needs: the registry and the Studio profile."""
-        principal = creator.principal
-        config = self.registry.config()
-        profile = self.studio.lookup(principal)
-        profile_tags = dict(profile.tags) if profile else {}
-        person_tags = creator.tags
-        names = resolve.candidate_projects(
-            [existing, parent.tags, profile_tags, person_tags, config.defaults]
-        )
-        projects = {name: entry for name in names if (entry := self.registry.project(name))}
-        if profile is not None and profile.note:
-            logger.info("no user-profile tags", extra={"note": profile.note})
-        return Facts(
-            policy=config.policy,
+    def gather(self, call: Subject, config: Config, listed: Mapping[str, str]) -> Evidence:
+        """Every read the decision needs. Pure helpers (`attribute`, `find_person`) tell which
+        entries to read; `decide` weighs them again from the evidence alone."""
+        policy = config.policy
+        # Tags the Create call (or SageMaker's event) carried are the resource's own, even if
+        # ListTags does not show them yet: never written over.
+        carried = call.request_tags if call.trigger in _CARRY_TAGS else {}
+        existing = {**carried, **listed}
+        said, recorded = self.creator_claims(call)
+        studio = None
+        if said.studio is not None and said.role_arn:  # only a role can be a profile's
+            studio = self.studio.lookup(said.studio.name, said.studio.domain_id)
+        lacking = any(not existing.get(key) for key in policy.required)
+        parent = self.lineage.parent(call, existing) if self.lineage and lacking else NO_PARENT
+        if parent.creator is None and parent.arn and self.table is not None:
+            # the parent's own creator, recorded when it was created (a tuning job's)
+            parent = parent._replace(creator=self.table.creator(parent.arn))
+        evidence = Evidence(
+            call=call,
+            policy=policy,
             existing=existing,
-            parent=parent.tags,
-            parent_detail=parent.detail,
-            profile=profile_tags,
-            profile_detail=principal.profile_name or "",
-            person=person_tags,
-            person_detail=creator.entry.id if creator.entry else "",
-            event=resolve.event_tags(call.spec.phase.value, creator.owner),
+            claims=said,
+            recorded=recorded,
+            studio=studio,
+            parent=parent,
             defaults=config.defaults,
-            projects=projects,
             writable=self.settings.managed_keys,
+            mode=self.settings.mode,
+        )
+        principal = attribute(evidence)
+        profiles: dict[str, Profile] = {}
+        if principal.kind is PrincipalKind.STUDIO_USER and principal.profile_name and lacking:
+            profiles[principal.profile_name.casefold()] = self.studio.lookup(
+                principal.profile_name, principal.domain_id
+            )
+        people = self.people(principal)
+        actor = claims(call.actor, {}) if call.actor else None
+        if actor is not None:
+            people |= self.people(who(actor))
+        creator = find_person(principal, people)
+        profile_tags = [profile.tags for profile in profiles.values()]
+        names = resolve.candidate_projects(
+            [existing, parent.tags, *profile_tags, creator.tags, config.defaults]
+        )
+        projects = {e.name: e for name in names if (e := self.registry.project(name))}
+        return replace(
+            evidence,
+            profiles=profiles,
+            people=people,
+            projects=projects,
+            withheld=self.withheld(call, existing, policy),
+            actor=actor,
         )
 
-    # ------------------------------------------------------------------ drift, report only
+    def creator_claims(self, call: Subject) -> tuple[Claims, Principal | None]:
+        """What names the creator: the event itself (a Create call); else the creator recorded
+        when it was created; else the Create call CloudTrail kept. Never a tag on the resource."""
+        if call.trigger in _CREATE_TRIGGERS:
+            return claims(call.user_identity, call.request_tags), None
+        if self.table is not None:
+            recorded = self.table.creator(call.resource.arn)
+            if recorded is not None:
+                return NO_CLAIMS, recorded
+        # The sweep knows when a resource was created: one older than CloudTrail's event
+        # history cannot be looked up.
+        age = _event_age(call, self.clock()) if call.trigger is Trigger.SWEEP else None
+        if age is not None and age > TRAIL_WINDOW.total_seconds():
+            self.count("CreatorsBeyondCloudTrail")
+        elif self.trail is not None:
+            found = self.trail.create_record(
+                call.spec.event_name, call.resource_name, call.resource.arn
+            )
+            if found is not None:
+                self.count("CreatorsFoundInCloudTrail")
+                return claims(found.user_identity, found.request_tags), None
+        self.count("CreatorsUnknown")
+        return NO_CLAIMS, None
 
-    def _drift_key(self, call: Subject) -> dict[str, Any]:
-        return {STATE_KEY: {"S": f"{DRIFT_PREFIX}{call.resource.arn}"}}
-
-    def withhold(self, call: Subject, policy: Policy) -> None:
-        """Remember the required keys someone removed, so that no trigger puts them back."""
-        if self.state is None or not self.settings.state_table:
-            return
-        keys = sorted(set(call.removed) & set(policy.required))
-        expires = int(self.clock().timestamp() + DRIFT_MEMORY_SECONDS)
-        self.state.update_item(
-            TableName=self.settings.state_table,
-            Key=self._drift_key(call),
-            UpdateExpression="ADD #keys :keys SET #expires = :expires",
-            ExpressionAttributeNames={"#keys": "keys", "#expires": STATE_EXPIRY},
-            ExpressionAttributeValues={":keys": {"SS": keys}, ":expires": {"N": str(expires)}},
-        )
+    def people(self, principal: Principal) -> dict[str, PersonEntry]:
+        found = self.registry.person(principal.lookup_keys)
+        return {found[1].casefold(): found[0]} if found else {}
 
     def withheld(
         self, call: Subject, existing: Mapping[str, str], policy: Policy
@@ -306,18 +304,11 @@ class Tagger:
         Read only when that policy is on and the resource lacks a required key."""
         if (
             policy.drift is not Drift.REPORT_ONLY
-            or self.state is None
-            or not self.settings.state_table
-            or all(key in existing for key in policy.required)
+            or self.table is None
+            or all(existing.get(key) for key in policy.required)
         ):
             return frozenset()
-        item = self.state.get_item(
-            TableName=self.settings.state_table, Key=self._drift_key(call)
-        ).get("Item", {})
-        expires = float(item.get(STATE_EXPIRY, {}).get("N", "0"))
-        if expires < self.clock().timestamp():
-            return frozenset()
-        return frozenset(item.get("keys", {}).get("SS", []))
+        return self.table.withheld(call.resource.arn)
 
     def brief(self, call: Subject, status: str, **more: Any) -> dict[str, Any]:
         """The summary of a request answered without a decision: nothing written or told."""
@@ -338,81 +329,109 @@ class Tagger:
         self.count("DriftIgnored")
         return self.brief(call, "unaffected", removed=list(call.removed))
 
-    def gone(self, call: Subject, principal: Principal) -> dict[str, Any]:
+    def gone(self, call: Subject, principal: Principal | None = None) -> dict[str, Any]:
         self.count("ResourcesGone")
-        creator = {"kind": principal.kind.value, "name": principal.name}
+        who_ = principal or who(claims(call.user_identity, call.request_tags))
+        creator = {"kind": who_.kind.value, "name": who_.name}
         summary = self.brief(call, "gone", principal=creator)
         logger.info("resource gone", extra={"summary": summary})
         return summary
 
     def tag(self, call: Subject) -> dict[str, Any]:
-        policy = self.registry.config().policy
-        if call.trigger is Trigger.DRIFT and not set(call.removed) & set(policy.required):
+        config = self.registry.config()
+        if call.trigger is Trigger.DRIFT and not set(call.removed) & set(config.policy.required):
             return self.unaffected(call)
         listed = self.read_existing(call)
         if listed is None:
-            return self.gone(call, who(call.user_identity, call.request_tags))
-        # Tags the Create call (or SageMaker's event) carried are the resource's own, even if
-        # ListTags does not show them yet: never written over.
-        carried = call.request_tags if call.trigger in _CARRY_TAGS else {}
-        existing = {**carried, **listed}
-        # Studio's system tags name the creator also when the trigger does not (sweep, events).
-        principal = who(call.user_identity, {**existing, **call.request_tags})
-        parent = self.parent(call, existing, policy)
-        if not principal.is_person and parent.creator is not None:
-            principal = parent.creator  # a pipeline's starter, a space's owner
-        elif not principal.is_person and not call.user_identity and existing.get(OWNER_KEY):
-            # No creator in the trigger (sweep, drift, state change): the Owner tag names one.
-            principal = from_owner_tag(existing[OWNER_KEY])
-        creator = self.creator(principal)
-        withheld = self.withheld(call, existing, policy)
-        facts = replace(self.gather(call, creator, existing, parent), withheld=withheld)
-        plan = resolve.plan(facts)
-        mode = self.settings.mode
-        if call.trigger is Trigger.DRIFT and policy.drift is Drift.REPORT_ONLY:
-            mode = Mode.DRY_RUN  # the policy says: tell, do not put back
-            if self.settings.mode is Mode.ENFORCE:
-                self.withhold(call, policy)
-        status = _status(plan, mode)
-        recipient: str | None = None
-        delivery: Delivery | None = None
-        # Tell first, then write: if the write fails, the retried invocation still finds the
-        # keys missing and tells again, rather than finding them present and telling nobody.
-        if plan.needs_notice:
-            # The remover hears about removed tags; otherwise the creator.
-            told = self.creator(who(call.actor, {})) if call.actor else creator
-            target = choose_recipient(told.principal, told.person, plan.project)
-            notice = compose(
-                call=call,
-                principal=principal,
-                plan=plan,
-                recipient=target,
-                outcome=Outcome(status),
-                required=facts.policy.required,
-                existing=facts.existing,
-            )
-            keys = tuple(
-                k for k in facts.policy.required if k in {*plan.missing_before, *plan.rejected}
-            )
-            delivery = self.notices.offer(notice, keys, _line(call, principal))
-            self.count(_DELIVERY_METRIC[delivery])
-            recipient = notice.recipient
-        if plan.add and mode is Mode.ENFORCE and not self.write(call, plan):
-            return self.gone(call, principal)
+            return self.gone(call)
+        evidence = self.gather(call, config, listed)
+        return self.apply(evidence, decide(evidence), listed)
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(
+        self, evidence: Evidence, decision: Decision, listed: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Every write, in an order that survives one failure: under the resource's lease, the
+        tags are read again (another trigger or a person may have tagged it meanwhile) and, if
+        they changed, decided again; then tell, then AddTags (a failed write is retried with the
+        keys still missing, and tells again), then record the creator."""
+        call = evidence.call
+        with self.lease(call, decision.writes):
+            if decision.writes:
+                fresh = self.read_existing(call)
+                if fresh is None:
+                    return self.gone(call, decision.principal)
+                if fresh != listed:  # gathered again: the new tags may name another project
+                    evidence = self.gather(call, self.registry.config(), fresh)
+                    decision = decide(evidence)
+                    self.count("ResourcesChangedMeanwhile")
+            if decision.withhold and self.table is not None:
+                self.table.withhold(call.resource.arn, list(decision.withhold))
+            deliveries = [
+                self.tell(told) for told in (decision.notice, decision.membership) if told
+            ]
+            if decision.writes and not self.write(call, decision.plan):
+                return self.gone(call, decision.principal)
+        self.record(evidence, decision)
+        status = decision.status
         self.count("ResourcesCompliant" if status == "compliant" else "ResourcesMissingTags")
-        if not plan.complete:
+        if not decision.plan.complete:
             self.count("ResourcesIncomplete")
+        delivery = deliveries[0] if decision.notice and deliveries else None
         summary = summarize(
             call=call,
-            principal=principal,
-            plan=plan,
+            principal=decision.principal,
+            plan=decision.plan,
             status=status,
-            recipient=recipient,
+            recipient=decision.notice.notice.recipient if decision.notice else None,
             delivery=delivery,
-            mode=mode,
+            mode=decision.mode,
         )
+        if decision.membership is not None:
+            summary["membership"] = {
+                "project": decision.plan.project.name if decision.plan.project else None,
+                "told": decision.membership.notice.recipient,
+            }
         logger.info("resource handled", extra={"summary": summary})
         return summary
+
+    def tell(self, told: Told) -> Delivery:
+        delivery = self.notices.offer(told.notice, told.keys, told.line)
+        self.count(_DELIVERY_METRIC[delivery])
+        return delivery
+
+    def record(self, evidence: Evidence, decision: Decision) -> None:
+        """Keep the creator for the triggers that name none (state change, drift, sweep)."""
+        principal = decision.principal
+        if (
+            self.table is None
+            or evidence.recorded is not None
+            or evidence.mode is not Mode.ENFORCE
+            or principal.kind is PrincipalKind.UNKNOWN
+        ):
+            return
+        self.table.record_creator(evidence.call.resource.arn, principal)
+
+    @contextmanager
+    def lease(self, call: Subject, writes: Mapping[str, str]) -> Iterator[None]:
+        """One writer per resource at a time (when there is something to write): two triggers
+        for one resource end as if they ran one after the other."""
+        if not writes or self.table is None:
+            yield
+            return
+        owner = f"{call.event_id}#{self.settings.mode.value}"
+        for delay in (*_LEASE_WAITS, None):
+            if self.table.lock(call.resource.arn, owner):
+                break
+            if delay is None:
+                self.count("ResourcesBusy")
+                raise LockBusyError(f"{call.resource.arn} is being tagged by another invocation")
+            self.sleep(delay)
+        try:
+            yield
+        finally:
+            self.table.unlock(call.resource.arn, owner)
 
     def write(self, call: Subject, plan: TagPlan) -> bool:
         """AddTags; False when the resource was deleted meanwhile. A refusal raises."""
@@ -437,9 +456,12 @@ RESOURCE_FAILURES: Final = (
     TagsRejectedError,
     ResourceNotVisibleError,
     IdempotencyAlreadyInProgressError,  # another run is on the same resource right now
+    LockBusyError,  # another trigger is writing the same resource right now
 )
 # Triggers whose tags are the resource's own at the time (not the sweep's possibly stale read).
 _CARRY_TAGS: Final = frozenset({Trigger.CREATE, Trigger.SERVICE, Trigger.STATE_CHANGE})
+# Triggers that name the creator themselves.
+_CREATE_TRIGGERS: Final = frozenset({Trigger.CREATE, Trigger.SERVICE})
 
 _TRIGGER_METRIC: Final = {
     Trigger.CREATE: "TriggerCreate",
@@ -471,14 +493,6 @@ def notices(settings: Settings, dynamodb: DynamoDBClient) -> Direct | Outbox:
         delay_seconds=settings.digest_delay_seconds if queue else 0.0,
         sqs=aws.sqs() if queue else None,
         queue_url=queue,
-    )
-
-
-def _line(call: Subject, principal: Principal) -> str:
-    """The resource as a digest lists it."""
-    return (
-        f"{call.spec.kind} {call.resource_name} ({call.resource.arn}), "
-        f"created {call.event_time or 'at an unknown time'} by {principal.name}"
     )
 
 
