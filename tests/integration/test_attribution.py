@@ -325,3 +325,82 @@ def test_two_triggers_at_once_end_as_if_one_ran_after_the_other(
             written[key] = value
     final = tags_of(emulator, arn)
     assert {key: final[key] for key in written} == written  # nothing written was overwritten
+
+
+# --------------------------------------------------------------------------- recorded creators
+
+
+def test_the_creator_is_recorded_once_and_used_by_the_triggers_that_name_nobody(
+    emulator: Emulator, stack: Stack
+) -> None:
+    """alice's Studio job is created (the event names her); later mallory removes its tags and
+    writes `Owner=mallory@example.com`; a state change arrives: the recorded creator, not the
+    tag, says whose project it is (the Owner tag itself is kept: never overwritten)."""
+    create = load_event("studio-source-identity_CreateTrainingJob")
+    seed_from_event(emulator, create)
+    arn = str(create["detail"]["responseElements"]["trainingJobArn"])
+    run(create)
+    emulator.notifications(stack)
+    emulator.sagemaker().delete_tags(ResourceArn=arn, TagKeys=["Owner", "Project", "CostCenter"])
+    emulator.sagemaker().add_tags(
+        ResourceArn=arn, Tags=[{"Key": "Owner", "Value": "mallory@example.com"}]
+    )
+    change = copy.deepcopy(load_event("state-change_TrainingJob"))
+    change["id"] = "after-the-tags-went"
+    change["detail"] |= {"TrainingJobArn": arn, "TrainingJobName": arn.rsplit("/", 1)[-1]}
+    change["detail"]["Tags"] = {}
+
+    summary = run(change)
+
+    assert summary["principal"]["name"] == "alice"
+    tags = tags_of(emulator, arn)
+    assert (tags["Owner"], tags["Project"], tags["CostCenter"]) == (
+        "mallory@example.com",
+        "Alpha-NLP",
+        "CC-1001",
+    )
+    assert "mallory@example.com" not in recipients(emulator, stack)
+
+
+def test_drift_is_repaired_for_the_recorded_creator_and_the_remover_told(
+    emulator: Emulator, stack: Stack
+) -> None:
+    """bob removes Project and Owner from carol's job: carol's values come back (her record),
+    and bob, who removed them, is told what was put back."""
+    create = load_event("sso_CreateAutoMLJob")  # carol, through IAM Identity Center
+    seed_from_event(emulator, create)
+    arn = str(create["detail"]["responseElements"]["autoMLJobArn"])
+    run(create)
+    emulator.notifications(stack)
+    emulator.sagemaker().delete_tags(ResourceArn=arn, TagKeys=["Project", "Owner"])
+    drift = copy.deepcopy(load_event("drift_DeleteTags"))  # made by bob
+    drift["detail"]["eventID"] = "bob-removes-carols-tags"
+    drift["detail"]["requestParameters"] = {"resourceArn": arn, "tagKeys": ["Project", "Owner"]}
+
+    summary = run(drift)
+
+    tags = tags_of(emulator, arn)
+    assert (tags["Owner"], tags["Project"]) == ("carol@example.com", "Beta-Forecast")
+    assert summary["principal"]["name"] == "carol@example.com"
+    (note,) = emulator.notifications(stack)
+    assert note.recipient == "bob@example.com"
+    assert "Put back" in note.body
+
+
+def test_a_project_charged_by_a_non_member_is_kept_and_its_owner_told(
+    emulator: Emulator, stack: Stack
+) -> None:
+    """bob (a member of Alpha-NLP and Gamma-Vision) charges Beta-Forecast: the tag stays, and
+    Beta-Forecast's owner hears who did it."""
+    event = with_identity(
+        "iam-user_CreateEndpoint",
+        iam_user("bob"),
+        tags={"Project": "Beta-Forecast"},
+    )
+    seed_from_event(emulator, event)
+    summary = run(event)
+    assert tags_of(emulator, summary["resourceArn"])["Project"] == "Beta-Forecast"
+    assert summary["membership"] == {"project": "Beta-Forecast", "told": "grace@example.com"}
+    notes = {note.recipient: note for note in emulator.notifications(stack)}
+    assert "bob" in notes["grace@example.com"].body
+    assert "not a member of Beta-Forecast" in notes["grace@example.com"].body

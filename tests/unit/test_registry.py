@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from autotag import registry, registry_file
-from autotag.policy import Drift
+from autotag.policy import Drift, Membership
 from autotag.registry_file import Registry, RegistryError, parse_text, to_items
 from tests.conftest import EXAMPLE_REGISTRY
 
@@ -215,3 +215,40 @@ def test_drift_policy_is_read_checked_and_stored() -> None:
     assert any(
         "policy.drift: 'sometimes' is not one of ['repair', 'report-only']" in e for e in errors
     )
+
+
+def test_trust_and_membership_policy_are_read_checked_and_stored() -> None:
+    text = POLICY + "  trusted_session_roles: [ml-analyst, Okta-Users]\n  membership: ignore\n"
+    reg = parse(text + "projects: [{name: Alpha-NLP}]\n")
+    policy = reg.config.policy
+    assert policy.trusted_session_roles == frozenset({"ml-analyst", "Okta-Users"})
+    assert policy.trusts_sessions_of("okta-users")
+    assert not policy.trusts_sessions_of("github-mlops-deploy")
+    assert policy.membership is Membership.IGNORE
+    by_key = {item["pk"]["S"]: item for item in to_items(reg)}
+    stored = registry.config_from_item(by_key["config"]).policy
+    assert stored.trusted_session_roles == policy.trusted_session_roles
+    assert stored.membership is Membership.IGNORE
+    assert stored.projects == ("Alpha-NLP",)  # the names, for one definition of compliant
+    assert parse(POLICY).config.policy.membership is Membership.REPORT  # by default
+    errors = errors_of(POLICY + "  membership: sometimes\n")
+    assert any("policy.membership: 'sometimes' is not one of" in e for e in errors)
+
+
+def test_project_names_are_one_ignoring_case() -> None:
+    errors = errors_of("projects: [{name: Alpha-NLP}, {name: alpha-nlp}]\n")
+    assert any("duplicate project name" in e for e in errors)
+    policy = parse("projects: [{name: Alpha-NLP}]\n").config.policy
+    assert policy.project_name("ALPHA-nlp") == "Alpha-NLP"
+    assert policy.project_name("Alpah-NLP") is None
+    assert policy.gaps({"Project": "alpha-nlp"}) == tuple(
+        k for k in policy.required if k != "Project"
+    )
+
+
+def test_a_config_written_before_project_names_were_kept_accepts_any_project() -> None:
+    item = {"pk": {"S": "config"}, "required": {"L": [{"S": "Project"}]}}
+    policy = registry.config_from_item(item).policy
+    assert policy.projects is None
+    assert policy.gaps({"Project": "Anything"}) == ()
+    assert policy.gaps({"Project": ""}) == ("Project",)  # empty is missing, always

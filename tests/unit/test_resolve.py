@@ -74,10 +74,15 @@ def test_existing_values_are_never_written() -> None:
             {"person": {"Project": "Alpha-NLP"}, "defaults": {"Project": "Beta-Forecast"}},
         ),
         ("Project", SourceName.DEFAULTS, {"defaults": {"Project": "Beta-Forecast"}}),
-        # other keys: a parent of the same project > the project > profile > person > defaults
+        # other keys: the project > the parent > profile > person > defaults
+        (
+            "Environment",
+            SourceName.PARENT,
+            {"parent": {"Environment": "Staging"}, "profile": {"Environment": "Production"}},
+        ),
         (
             "Team",
-            SourceName.PARENT,
+            SourceName.REGISTRY_PROJECT,
             {"parent": {"Project": "Alpha-NLP", "Team": "p"}, "person": {"Project": "Alpha-NLP"}},
         ),
         (

@@ -7,11 +7,10 @@ One coherent set per project (DESIGN.md, "Which project, and one coherent set"):
     person (their project, else their single membership) > the registry defaults;
   3 every key the event itself answers: `ML-Phase` from the API, `Owner` = the resolved creator
     (`Owner` comes from nowhere else);
-  4 the parent's tags, when the parent belongs to the same project (or names none);
-  5 the project's own tags (`CostCenter`, `Team`, ...) for every key the project defines;
-  6 the Studio profile's and the registry person's tags (then a parent of another project),
-    only for keys the project leaves open;
-  7 the registry defaults.
+  4 the project's own tags (`CostCenter`, `Team`, ...) for every key the project defines;
+  5 for keys the project leaves open: the parent's tags, then the Studio profile's, then the
+    registry person's;
+  6 the registry defaults.
 A project the creator is not a member of is kept, and flagged (`TagPlan.outsider`).
 """
 
@@ -166,18 +165,12 @@ class _Planner:
                 Source(SourceName.DEFAULTS, facts.defaults),
             ]
         project_tags: Mapping[str, str] = project.tags if project else {}
-        parent_project = _project_of(facts.parent)
-        coherent = parent_project is None or (
-            project is not None and parent_project.casefold() == project.name.casefold()
-        )
-        parent = Source(SourceName.PARENT, facts.parent, facts.parent_detail)
         return [
             Source(SourceName.EVENT, facts.event),
-            *([parent] if coherent else []),
             Source(SourceName.REGISTRY_PROJECT, project_tags, project.name if project else ""),
+            Source(SourceName.PARENT, facts.parent, facts.parent_detail),
             Source(SourceName.USER_PROFILE, facts.profile, facts.profile_detail),
             Source(SourceName.REGISTRY_PERSON, facts.person, facts.person_detail),
-            *([] if coherent else [parent]),  # another project's parent: only open keys
             Source(SourceName.DEFAULTS, facts.defaults),
         ]
 
