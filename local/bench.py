@@ -153,10 +153,15 @@ def measure_calls(emulator: Emulator, calls: Calls) -> dict[str, Any]:
             found[f"{phase}_notification"] = summary.get("notification")
         warm = Counter(found["warm"])
         notifying = found["warm_notification"] in {"sent"}
+        writes = warm["sagemaker:AddTags"]
+        state_writes = sum(warm[f"dynamodb:{op}"] for op in ("PutItem", "UpdateItem", "DeleteItem"))
         found["warm_meets_target"] = (
-            warm["sagemaker:ListTags(resource)"] <= 1
-            and warm["sagemaker:AddTags"] <= 1
+            # one ListTags; one more, under the resource's lease, right before a write
+            warm["sagemaker:ListTags(resource)"] <= 1 + writes
+            and writes <= 1
             and warm["sns:Publish"] <= (1 if notifying else 0)
+            # an event that tells nobody: one state-table write (handled, creator kept)
+            and (found["warm_notification"] is not None or state_writes <= 1)
             and warm["dynamodb:GetItem(registry)"] == 0
             and warm["sagemaker:ListTags(profile)"] == 0
             and warm["sagemaker:DescribeUserProfile"] == 0

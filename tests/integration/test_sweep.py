@@ -212,11 +212,12 @@ def test_a_sweep_over_1000_resources_reads_in_bulk_and_fills_every_gap_it_can(
     # profiles and the tuning jobs read as parents; nothing for the compliant ones.
     parents = 25  # the tuning jobs the untagged training jobs point at, each read once
     assert calls["sagemaker:ListTags"] == 100 + 2 * handled + 2 + parents
-    # Each handled resource without a creator record is looked up in CloudTrail by name (the
-    # training jobs: alice's are found there; grace's, the tuning job's and the endpoints are
-    # not), and each Create call is scanned by name once (3 pages of CreateTrainingJob, 1 of
-    # CreateEndpoint), cached. The tuning jobs and processing jobs have creator records.
-    assert calls["cloudtrail:LookupEvents"] == 3 * 175 + 100 + 3 + 1
+    # A handled resource without a creator record and without Owner or Project is looked up
+    # in CloudTrail by name (alice's jobs are found there; the tuning job's and the endpoints
+    # are not; grace's carry both keys: their project's owner is told), and each Create call
+    # is scanned by name once (3 pages of CreateTrainingJob, 1 of CreateEndpoint), cached.
+    # The tuning jobs and processing jobs have creator records.
+    assert calls["cloudtrail:LookupEvents"] == 2 * 175 + 100 + 3 + 1
     assert calls["sagemaker:AddTags"] == handled  # the endpoints still get Environment/ML-Phase
     sagemaker = sum(n for call, n in calls.items() if call.startswith("sagemaker:"))
     print(

@@ -11,9 +11,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyPersistenceLayerError,
-)
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
@@ -353,6 +350,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
     except (ClientError, BotoCoreError) as error:
         print(f"error: AWS: {error}", file=sys.stderr)
-    except IdempotencyPersistenceLayerError as error:
-        print(f"error: the state table (STATE_TABLE): {error}", file=sys.stderr)
     return 2

@@ -119,7 +119,7 @@ _UNLISTABLE: Final = frozenset(
 
 
 def is_throttling(error: BaseException) -> bool:
-    """Throttling, also when wrapped (Powertools' idempotency wraps DynamoDB's errors)."""
+    """Throttling, also when wrapped in another error (its cause)."""
     return error_code(error) in _THROTTLED or (
         error.__cause__ is not None and error_code(error.__cause__) in _THROTTLED
     )

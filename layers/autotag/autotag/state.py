@@ -2,14 +2,15 @@
 
 | key | what | written by |
 |---|---|---|
-| `event#<hash>` | exactly-once record per request id (Powertools idempotency) | tagger |
-| `creator#<arn>` | the resource's trusted creator, recorded at Create time | tagger |
-| `lock#<arn>` | a short lease: one writer per resource at a time | tagger |
+| `resource#<arn>` | its creator, the request ids handled (exactly once), a lease | tagger |
 | `drift#<arn>` | keys removed on purpose under a report-only drift policy | tagger |
 | `notice#<hash>`, `notice#<hash>#text` | a notification window and its text | outbox |
 | `sweep#position`, `sweep#lease`, `sweep:<hash>` | its place, its lease, what it did | sweep |
 
-Every item expires through the TTL attribute `expires` (epoch seconds).
+The resource item keeps the creator recorded at Create time (the first trusted one stays), the
+request ids handled for the resource (a repeated delivery finds its id and does nothing), and
+the lease of the one invocation writing its tags. Every item expires through the TTL attribute
+`expires` (epoch seconds).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from botocore.exceptions import ClientError
@@ -30,16 +31,14 @@ if TYPE_CHECKING:
 
 KEY: Final = "pk"  # the partition key (template.yaml, StateTable)
 EXPIRES: Final = "expires"  # the TTL attribute
-EVENT_PREFIX: Final = "event"  # Powertools adds "#<hash>"
-CREATOR_PREFIX: Final = "creator#"
-LOCK_PREFIX: Final = "lock#"
+RESOURCE_PREFIX: Final = "resource#"
 DRIFT_PREFIX: Final = "drift#"
 NOTICE_PREFIX: Final = "notice#"
 SWEEP_POSITION: Final = "sweep#position"
 SWEEP_LEASE: Final = "sweep#lease"
 SWEEP_MARK_PREFIX: Final = "sweep:"
 
-CREATOR_SECONDS: Final = 3 * 365 * 86400  # as long as a resource plausibly lives
+RECORD_SECONDS: Final = 3 * 365 * 86400  # as long as a resource plausibly lives
 DRIFT_SECONDS: Final = 365 * 86400
 LOCK_SECONDS: Final = 30
 
@@ -67,15 +66,27 @@ def principal_from_json(text: str) -> Principal | None:
         return None  # a record of an older shape: as if there were none
 
 
-class StateTable:
-    """Creator records, per-resource leases and withheld drift keys."""
+@dataclass(frozen=True)
+class ResourceRecord:
+    """What the state table keeps about one resource."""
 
-    permissions: ClassVar = (
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-    )
+    creator: Principal | None = None  # recorded when it was created (or first found)
+    handled: frozenset[str] = frozenset()  # request ids already handled (exactly once)
+
+
+NO_RECORD: Final = ResourceRecord()
+
+
+class AlreadyHandledError(Exception):
+    """Another delivery of the same request finished first."""
+
+
+class StateTable:
+    """One item per resource (`resource#<arn>`): its creator, the request ids handled for it
+    (exactly once per request), and a short lease held by the one invocation writing its tags.
+    A request costs one read and one write; one that writes tags, one more (the lease)."""
+
+    permissions: ClassVar = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 
     def __init__(
         self, client: DynamoDBClient, table: str, clock: Callable[[], float] = time.time
@@ -95,65 +106,122 @@ class StateTable:
     def _expires(self, seconds: float) -> dict[str, str]:
         return {"N": str(int(self._clock() + seconds))}
 
-    # ------------------------------------------------------------------ creators
+    # ------------------------------------------------------------------ one item per resource
+
+    def record(self, arn: str) -> ResourceRecord:
+        item = self._get(RESOURCE_PREFIX + arn)
+        if item is None:
+            return NO_RECORD
+        text = item.get("creator", {}).get("S")
+        return ResourceRecord(
+            principal_from_json(text) if text else None,
+            frozenset(item.get("handled", {}).get("SS", [])),
+        )
 
     def creator(self, arn: str) -> Principal | None:
-        item = self._get(CREATOR_PREFIX + arn)
-        text = item.get("creator", {}).get("S") if item else None
-        return principal_from_json(text) if text else None
+        return self.record(arn).creator
 
     def record_creator(self, arn: str, principal: Principal) -> None:
-        """Keep the first trusted creator of `arn`: a later trigger never replaces it."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    **key(CREATOR_PREFIX + arn),
-                    "creator": {"S": principal_to_json(principal)},
-                    EXPIRES: self._expires(CREATOR_SECONDS),
-                },
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": KEY},
-            )
-        except ClientError as error:
-            if not is_conditional_failure(error):
-                raise
+        """Keep `principal` as the creator of `arn`, unless one is kept already."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(RESOURCE_PREFIX + arn),
+            UpdateExpression="SET #creator = if_not_exists(#creator, :creator), #expires = :e",
+            ExpressionAttributeNames={"#creator": "creator", "#expires": EXPIRES},
+            ExpressionAttributeValues={
+                ":creator": {"S": principal_to_json(principal)},
+                ":e": self._expires(RECORD_SECONDS),
+            },
+        )
 
-    # ------------------------------------------------------------------ one writer per resource
-
-    def lock(self, arn: str, owner: str) -> bool:
-        """Take the resource's lease; False when another invocation holds it."""
+    def lock(self, arn: str, owner: str, request_id: str) -> bool:
+        """Take the resource's lease for `request_id`; False when another invocation holds it.
+        AlreadyHandledError when the request was handled meanwhile (a duplicate delivery)."""
         now = self._clock()
         try:
-            self._client.put_item(
+            self._client.update_item(
                 TableName=self._table,
-                Item={
-                    **key(LOCK_PREFIX + arn),
-                    "owner": {"S": owner},
-                    EXPIRES: {"N": str(int(now + LOCK_SECONDS))},
+                Key=key(RESOURCE_PREFIX + arn),
+                UpdateExpression="SET #owner = :me, #until = :until, #expires = :expires",
+                ConditionExpression=(
+                    "(attribute_not_exists(#until) OR #until < :now OR #owner = :me) "
+                    "AND (attribute_not_exists(#handled) OR NOT contains(#handled, :id))"
+                ),
+                ExpressionAttributeNames={
+                    "#owner": "lock_owner",
+                    "#until": "lock_until",
+                    "#expires": EXPIRES,
+                    "#handled": "handled",
                 },
-                ConditionExpression="attribute_not_exists(#pk) OR #expires < :now OR #owner = :me",
-                ExpressionAttributeNames={"#pk": KEY, "#expires": EXPIRES, "#owner": "owner"},
-                ExpressionAttributeValues={":now": {"N": str(int(now))}, ":me": {"S": owner}},
+                ExpressionAttributeValues={
+                    ":me": {"S": owner},
+                    ":until": {"N": str(int(now + LOCK_SECONDS))},
+                    ":now": {"N": str(int(now))},
+                    ":id": {"S": request_id},
+                    ":expires": self._expires(RECORD_SECONDS),
+                },
             )
         except ClientError as error:
             if not is_conditional_failure(error):
                 raise
+            if request_id in self.record(arn).handled:
+                raise AlreadyHandledError(request_id) from None
             return False
         return True
 
     def unlock(self, arn: str, owner: str) -> None:
+        """Give the lease back without marking the request handled (it failed: retried)."""
         try:
-            self._client.delete_item(
+            self._client.update_item(
                 TableName=self._table,
-                Key=key(LOCK_PREFIX + arn),
+                Key=key(RESOURCE_PREFIX + arn),
+                UpdateExpression="REMOVE #owner, #until",
                 ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeNames={"#owner": "lock_owner", "#until": "lock_until"},
                 ExpressionAttributeValues={":me": {"S": owner}},
             )
         except ClientError as error:
             if not is_conditional_failure(error):  # else expired and taken: theirs now
                 raise
+
+    def finish(
+        self, arn: str, request_id: str, creator: Principal | None, owner: str | None
+    ) -> None:
+        """One write: the request is handled; the creator kept if none was (the first trusted
+        creator stays); the lease, if `owner` holds it, given back."""
+        sets = ["#expires = :expires"]
+        names = {"#handled": "handled", "#expires": EXPIRES}
+        values: dict[str, Any] = {
+            ":id": {"SS": [request_id]},
+            ":expires": self._expires(RECORD_SECONDS),
+        }
+        if creator is not None:
+            sets.append("#creator = if_not_exists(#creator, :creator)")
+            names["#creator"] = "creator"
+            values[":creator"] = {"S": principal_to_json(creator)}
+        expression = f"SET {', '.join(sets)} ADD #handled :id"
+        if owner is None:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(RESOURCE_PREFIX + arn),
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(RESOURCE_PREFIX + arn),
+                UpdateExpression=f"{expression} REMOVE #owner, #until",
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={**names, "#owner": "lock_owner", "#until": "lock_until"},
+                ExpressionAttributeValues={**values, ":me": {"S": owner}},
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
+            self.finish(arn, request_id, creator, None)  # the lease ran out: keep the rest
 
     # ------------------------------------------------------------------ report-only drift
 

@@ -18,9 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-)
 from botocore.exceptions import ClientError
 
 from autotag import aws
@@ -29,7 +26,7 @@ from autotag.events import Subject, Trigger
 from autotag.inventory import FIRST, Found, Inventory, Position, is_throttling, next_kind
 from autotag.observability import Counter, logger
 from autotag.settings import Settings, SettingsError
-from autotag.state import is_conditional_failure
+from autotag.state import LockBusyError, is_conditional_failure
 from autotag.tagger import RESOURCE_FAILURES, STATE_EXPIRY, STATE_KEY, Tagger
 
 if TYPE_CHECKING:
@@ -219,7 +216,7 @@ class Sweep:
         except RESOURCE_FAILURES as error:
             if is_throttling(error):
                 raise  # the account is busy: stop here, the next run resumes this page
-            if isinstance(error, IdempotencyAlreadyInProgressError):
+            if isinstance(error, LockBusyError):
                 tally.failed.append(f"{found.arn.arn}: being handled elsewhere right now")
                 return  # another invocation has it; the next pass looks again
             # One resource the tagger cannot handle must not hold up the rest: it is logged,

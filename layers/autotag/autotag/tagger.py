@@ -20,20 +20,12 @@ nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-)
 from botocore.exceptions import ClientError
 
 from autotag import aws, events, resolve
@@ -44,18 +36,25 @@ from autotag.lineage import NO_PARENT, Lineage
 from autotag.notify import Notifier
 from autotag.observability import Counter, logger
 from autotag.outbox import Delivery, Direct, Held, Outbox
-from autotag.policy import Drift, Policy
+from autotag.policy import OWNER_KEY, PROJECT_KEY, Drift, Policy
 from autotag.registry import Config, PersonEntry, RegistryReader
 from autotag.resolve import TagPlan
 from autotag.sagemaker import ResourceMissingError, ResourceTags, TagsRejectedError
 from autotag.settings import Mode, Settings
-from autotag.state import EXPIRES, KEY, LockBusyError, StateTable
+from autotag.state import (
+    EXPIRES,
+    KEY,
+    NO_RECORD,
+    AlreadyHandledError,
+    LockBusyError,
+    ResourceRecord,
+    StateTable,
+)
 from autotag.studio import Profile, StudioProfiles
 from autotag.trail import WINDOW as TRAIL_WINDOW
 from autotag.trail import CreatorTrail
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -85,13 +84,8 @@ def _event_age(call: Subject, now: datetime) -> float | None:
 
 @dataclass
 class Tagger:
-    # Powertools idempotency on the state table: a record per eventID.
-    permissions: ClassVar = (
-        "dynamodb:PutItem",
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-    )
+    # The state table: the resource's record, its lease (autotag.state).
+    permissions: ClassVar = StateTable.permissions
 
     settings: Settings
     resources: ResourceTags
@@ -109,27 +103,6 @@ class Tagger:
         self.table: StateTable | None = None
         if self.state is not None and self.settings.state_table:
             self.table = StateTable(self.state, self.settings.state_table)
-        self._idempotency: IdempotencyConfig | None = None
-        self._once: Callable[..., dict[str, Any]] | None = None
-        if self.state is not None and self.settings.state_table:
-            self._idempotency = IdempotencyConfig(
-                event_key_jmespath="eventId",
-                raise_on_no_idempotency_key=True,
-                expires_after_seconds=int(self.settings.idempotency_ttl_seconds),
-                response_hook=self._replayed,
-            )
-            layer = DynamoDBPersistenceLayer(
-                table_name=self.settings.state_table,
-                key_attr=STATE_KEY,
-                expiry_attr=STATE_EXPIRY,
-                boto3_client=self.state,
-            )
-            self._once = idempotent_function(
-                data_keyword_argument="key",
-                persistence_store=layer,
-                config=self._idempotency,
-                key_prefix="event",
-            )(self._tag_once)
 
     @classmethod
     def from_settings(cls, settings: Settings, count: Counter) -> Tagger:
@@ -173,24 +146,18 @@ class Tagger:
     def process(
         self, call: Subject, context: LambdaContext | LocalContext | None = None
     ) -> dict[str, Any]:
-        """One subject, handled exactly once per event_id when there is a state table."""
-        if self._once is None or self._idempotency is None or self.settings.mode is Mode.DRY_RUN:
-            # A dry run records nothing: its answer must not stand in for a later run's.
+        """One subject. With a state table, each request id is handled once: a repeated
+        delivery writes and tells nothing (the resource's record lists what was handled)."""
+        del context  # the record is per request id; Lambda's context adds nothing to it
+        try:
             return self.tag(call)
-        if context is not None:
-            self._idempotency.register_lambda_context(cast("LambdaContext", context))
-        return self._once(call, key={"eventId": call.event_id})
+        except AlreadyHandledError:
+            return self.duplicate(call)
 
-    def _tag_once(self, call: Subject, key: dict[str, str]) -> dict[str, Any]:
-        del key  # what makes the call unique; the decorator keys on it
-        return self.tag(call)
-
-    def _replayed(self, response: Any, idempotent_data: DataRecord) -> Any:
-        """A repeated delivery: answer what the first one did, write and tell nothing."""
-        del idempotent_data
+    def duplicate(self, call: Subject) -> dict[str, Any]:
         self.count("EventsDuplicate")
-        logger.info("duplicate event", extra={"eventId": response.get("eventId")})
-        return {**response, "duplicate": True}
+        logger.info("duplicate event", extra={"eventId": call.event_id})
+        return self.brief(call, "duplicate", duplicate=True)
 
     def read_existing(self, call: Subject) -> dict[str, str] | None:
         """The resource's tags; None when it was deleted. A resource too new to be visible gets
@@ -215,7 +182,13 @@ class Tagger:
 
     # ------------------------------------------------------------------ gather
 
-    def gather(self, call: Subject, config: Config, listed: Mapping[str, str]) -> Evidence:
+    def gather(
+        self,
+        call: Subject,
+        config: Config,
+        listed: Mapping[str, str],
+        record: ResourceRecord = NO_RECORD,
+    ) -> Evidence:
         """Every read the decision needs. Pure helpers (`attribute`, `find_person`) tell which
         entries to read; `decide` weighs them again from the evidence alone."""
         policy = config.policy
@@ -223,7 +196,7 @@ class Tagger:
         # ListTags does not show them yet: never written over.
         carried = call.request_tags if call.trigger in _CARRY_TAGS else {}
         existing = {**carried, **listed}
-        said, recorded = self.creator_claims(call)
+        said, recorded = self.creator_claims(call, record.creator, existing)
         studio = None
         if said.studio is not None and said.role_arn:  # only a role can be a profile's
             studio = self.studio.lookup(said.studio.name, said.studio.domain_id)
@@ -269,15 +242,19 @@ class Tagger:
             actor=actor,
         )
 
-    def creator_claims(self, call: Subject) -> tuple[Claims, Principal | None]:
+    def creator_claims(
+        self, call: Subject, recorded: Principal | None, existing: Mapping[str, str]
+    ) -> tuple[Claims, Principal | None]:
         """What names the creator: the event itself (a Create call); else the creator recorded
-        when it was created; else the Create call CloudTrail kept. Never a tag on the resource."""
+        when it was created; else the Create call CloudTrail kept, looked up only when the
+        creator would change what is written (no `Owner` or no `Project` yet; otherwise the
+        project's owner is told). Never a tag on the resource."""
         if call.trigger in _CREATE_TRIGGERS:
             return claims(call.user_identity, call.request_tags), None
-        if self.table is not None:
-            recorded = self.table.creator(call.resource.arn)
-            if recorded is not None:
-                return NO_CLAIMS, recorded
+        if recorded is not None:
+            return NO_CLAIMS, recorded
+        if existing.get(OWNER_KEY) and existing.get(PROJECT_KEY):
+            return NO_CLAIMS, None
         # The sweep knows when a resource was created: one older than CloudTrail's event
         # history cannot be looked up.
         age = _event_age(call, self.clock()) if call.trigger is Trigger.SWEEP else None
@@ -341,10 +318,13 @@ class Tagger:
         config = self.registry.config()
         if call.trigger is Trigger.DRIFT and not set(call.removed) & set(config.policy.required):
             return self.unaffected(call)
+        record = self.table.record(call.resource.arn) if self.table is not None else NO_RECORD
+        if call.event_id in record.handled and self.settings.mode is Mode.ENFORCE:
+            raise AlreadyHandledError(call.event_id)
         listed = self.read_existing(call)
         if listed is None:
             return self.gone(call)
-        evidence = self.gather(call, config, listed)
+        evidence = self.gather(call, config, listed, record)
         return self.apply(evidence, decide(evidence), listed)
 
     # ------------------------------------------------------------------ apply
@@ -354,10 +334,12 @@ class Tagger:
     ) -> dict[str, Any]:
         """Every write, in an order that survives one failure: under the resource's lease, the
         tags are read again (another trigger or a person may have tagged it meanwhile) and, if
-        they changed, decided again; then tell, then AddTags (a failed write is retried with the
-        keys still missing, and tells again), then record the creator."""
+        they changed, gathered and decided again; then tell, then AddTags; last, one write
+        marks the request handled, keeps the creator and gives the lease back. A failure on
+        the way gives the lease back unmarked: Lambda's retry does it all again."""
         call = evidence.call
-        with self.lease(call, decision.writes):
+        owner = self.lease(call) if decision.writes else None
+        try:
             if decision.writes:
                 fresh = self.read_existing(call)
                 if fresh is None:
@@ -368,12 +350,15 @@ class Tagger:
                     self.count("ResourcesChangedMeanwhile")
             if decision.withhold and self.table is not None:
                 self.table.withhold(call.resource.arn, list(decision.withhold))
-            deliveries = [
-                self.tell(told) for told in (decision.notice, decision.membership) if told
-            ]
+            told = [t for t in (decision.notice, decision.membership) if t is not None]
+            deliveries = [self.tell(notice) for notice in told]
             if decision.writes and not self.write(call, decision.plan):
                 return self.gone(call, decision.principal)
-        self.record(evidence, decision)
+        except BaseException:
+            if owner is not None and self.table is not None:
+                self.table.unlock(call.resource.arn, owner)
+            raise
+        self.finish(evidence, decision, owner)
         status = decision.status
         self.count("ResourcesCompliant" if status == "compliant" else "ResourcesMissingTags")
         if not decision.plan.complete:
@@ -401,37 +386,31 @@ class Tagger:
         self.count(_DELIVERY_METRIC[delivery])
         return delivery
 
-    def record(self, evidence: Evidence, decision: Decision) -> None:
-        """Keep the creator for the triggers that name none (state change, drift, sweep)."""
+    def finish(self, evidence: Evidence, decision: Decision, owner: str | None) -> None:
+        """The request is handled; the creator is kept for the triggers that name none (state
+        change, drift, sweep). A dry run records nothing."""
+        if self.table is None or evidence.mode is not Mode.ENFORCE:
+            return
         principal = decision.principal
-        if (
-            self.table is None
-            or evidence.recorded is not None
-            or evidence.mode is not Mode.ENFORCE
-            or principal.kind is PrincipalKind.UNKNOWN
-        ):
-            return
-        self.table.record_creator(evidence.call.resource.arn, principal)
+        keep = evidence.recorded is None and principal.kind is not PrincipalKind.UNKNOWN
+        self.table.finish(
+            evidence.call.resource.arn, evidence.call.event_id, principal if keep else None, owner
+        )
 
-    @contextmanager
-    def lease(self, call: Subject, writes: Mapping[str, str]) -> Iterator[None]:
-        """One writer per resource at a time (when there is something to write): two triggers
-        for one resource end as if they ran one after the other."""
-        if not writes or self.table is None:
-            yield
-            return
-        owner = f"{call.event_id}#{self.settings.mode.value}"
+    def lease(self, call: Subject) -> str | None:
+        """One writer per resource at a time: two triggers for one resource end as if they ran
+        one after the other. The lease's owner, or None without a state table."""
+        if self.table is None or self.settings.mode is not Mode.ENFORCE:
+            return None
+        owner = f"{call.event_id}#{uuid.uuid4().hex[:8]}"
         for delay in (*_LEASE_WAITS, None):
-            if self.table.lock(call.resource.arn, owner):
-                break
+            if self.table.lock(call.resource.arn, owner, call.event_id):
+                return owner
             if delay is None:
                 self.count("ResourcesBusy")
                 raise LockBusyError(f"{call.resource.arn} is being tagged by another invocation")
             self.sleep(delay)
-        try:
-            yield
-        finally:
-            self.table.unlock(call.resource.arn, owner)
+        return None  # not reached: the loop returns or raises
 
     def write(self, call: Subject, plan: TagPlan) -> bool:
         """AddTags; False when the resource was deleted meanwhile. A refusal raises."""
@@ -455,7 +434,6 @@ RESOURCE_FAILURES: Final = (
     ClientError,
     TagsRejectedError,
     ResourceNotVisibleError,
-    IdempotencyAlreadyInProgressError,  # another run is on the same resource right now
     LockBusyError,  # another trigger is writing the same resource right now
 )
 # Triggers whose tags are the resource's own at the time (not the sweep's possibly stale read).
