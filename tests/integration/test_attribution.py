@@ -404,3 +404,26 @@ def test_a_project_charged_by_a_non_member_is_kept_and_its_owner_told(
     notes = {note.recipient: note for note in emulator.notifications(stack)}
     assert "bob" in notes["grace@example.com"].body
     assert "not a member of Beta-Forecast" in notes["grace@example.com"].body
+
+
+def test_a_pipeline_tag_from_anyone_but_sagemaker_is_not_followed(
+    emulator: Emulator, stack: Stack
+) -> None:
+    """frank sends `sagemaker:pipeline-execution-arn` naming dave's pipeline run: neither its
+    project (Beta-Forecast) nor its starter (dave) is his."""
+    event = with_identity(
+        "pipeline-step_CreateProcessingJob",
+        FRANK,
+        tags={
+            "sagemaker:pipeline-execution-arn": (
+                f"{ARN}:pipeline/forecast-train/execution/7x2kq9d1m4ab"
+            )
+        },
+    )
+    seed_from_event(emulator, event)
+    summary = run(event)
+    assert summary["principal"]["name"] == "frank"
+    tags = tags_of(emulator, summary["resourceArn"])
+    assert "Project" not in tags
+    assert tags.get("Owner") == "frank"
+    assert "dave@example.com" not in recipients(emulator, stack)

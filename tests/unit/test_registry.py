@@ -246,9 +246,13 @@ def test_project_names_are_one_ignoring_case() -> None:
     )
 
 
-def test_a_config_written_before_project_names_were_kept_accepts_any_project() -> None:
+def test_a_config_written_before_project_names_were_kept_knows_no_project() -> None:
+    """The audit, the sweep and the tagger agree: until the registry is loaded again, no
+    project is known (the tagger cannot find one either)."""
     item = {"pk": {"S": "config"}, "required": {"L": [{"S": "Project"}]}}
     policy = registry.config_from_item(item).policy
-    assert policy.projects is None
-    assert policy.gaps({"Project": "Anything"}) == ()
+    assert policy.projects == ()
+    assert policy.gaps({"Project": "Anything"}) == ("Project",)
     assert policy.gaps({"Project": ""}) == ("Project",)  # empty is missing, always
+    unloaded = registry.config_from_item(None).policy  # no registry: the default policy
+    assert "Project" in unloaded.gaps({"Project": "Anything"})

@@ -205,7 +205,8 @@ def decide(evidence: Evidence) -> Decision:
         # The remover hears about removed tags; otherwise the creator.
         reader = creator
         if evidence.actor is not None and not evidence.actor.empty:
-            reader = find_person(who(evidence.actor), evidence.people)
+            vouched = frozenset(r.casefold() for r in policy.trusted_session_roles)
+            reader = find_person(who(evidence.actor, vouched_roles=vouched), evidence.people)
         recipient = choose_recipient(reader.principal, reader.person, plan.project)
         notice = compose(
             call=call,

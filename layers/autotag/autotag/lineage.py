@@ -89,11 +89,15 @@ class Lineage:
         self._profiles = profiles
         self._cache: TtlCache[tuple[str, ...], Parent] = TtlCache(ttl, clock)
 
-    def parent(self, subject: Subject, existing: Mapping[str, str]) -> Parent:
-        """The nearest parent of the subject's resource, or NO_PARENT."""
+    def parent(
+        self, subject: Subject, existing: Mapping[str, str], *, by_sagemaker: bool = False
+    ) -> Parent:
+        """The nearest parent of the subject's resource, or NO_PARENT. The system tag naming a
+        pipeline execution is followed only for a resource SageMaker itself created
+        (`by_sagemaker`): anyone else can write that tag."""
         refs = subject.references
         execution = {**subject.request_tags, **existing}.get(PIPELINE_EXECUTION_TAG)
-        if execution:
+        if execution and by_sagemaker:
             return self._cached(("pipeline-execution", execution), self._pipeline, execution)
         kind = subject.spec.kind
         client = self._client

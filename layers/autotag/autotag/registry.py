@@ -49,7 +49,7 @@ class PersonEntry:
 
 @dataclass(frozen=True)
 class Config:
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = field(default_factory=lambda: Policy(projects=()))  # no registry loaded
     defaults: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -82,8 +82,8 @@ def config_from_item(item: Mapping[str, Any] | None) -> Config:
         required,
         allowed,
         drift,
-        # A config written before the project list was kept knows no names: any passes.
-        projects=_get_strings(item, "projects") if "projects" in item else None,
+        # A config written before the names were kept knows none: load the registry again.
+        projects=_get_strings(item, "projects"),
         trusted_session_roles=frozenset(_get_strings(item, "trusted_session_roles")),
         membership=membership,
     )

@@ -1,6 +1,6 @@
 """Decide which tags a resource is missing and where each value comes from. Pure.
 
-One coherent set per project (DESIGN.md, "Which project, and one coherent set"):
+One coherent set per project:
   1 the resource's own tags are never overwritten (an empty value counts as missing; a
     wrong-cased key is reported and its value copied to the canonical key);
   2 the project: the resource's tag > the parent > the trusted Studio profile > the registry
@@ -145,7 +145,7 @@ class _Planner:
         self.project: ProjectEntry | None = None
 
     def sources(self, key: str) -> list[Source]:
-        """Where a missing `key` may come from, in precedence order (the module's 3 to 7)."""
+        """Where a missing `key` may come from, in precedence order (the module's 2 to 6)."""
         facts = self.facts
         project = self.project
         if key == OWNER_KEY:  # the resolved creator, and nobody's tag

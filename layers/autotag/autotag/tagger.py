@@ -201,7 +201,13 @@ class Tagger:
         if said.studio is not None and said.role_arn:  # only a role can be a profile's
             studio = self.studio.lookup(said.studio.name, said.studio.domain_id)
         lacking = any(not existing.get(key) for key in policy.required)
-        parent = self.lineage.parent(call, existing) if self.lineage and lacking else NO_PARENT
+        caller = attribute(Evidence(call, policy, existing, said, recorded, studio))
+        by_sagemaker = caller.kind is PrincipalKind.SERVICE
+        parent = (
+            self.lineage.parent(call, existing, by_sagemaker=by_sagemaker)
+            if self.lineage and lacking
+            else NO_PARENT
+        )
         if parent.creator is None and parent.arn and self.table is not None:
             # the parent's own creator, recorded when it was created (a tuning job's)
             parent = parent._replace(creator=self.table.creator(parent.arn))
@@ -226,7 +232,8 @@ class Tagger:
         people = self.people(principal)
         actor = claims(call.actor, {}) if call.actor else None
         if actor is not None:
-            people |= self.people(who(actor))
+            vouched = frozenset(r.casefold() for r in policy.trusted_session_roles)
+            people |= self.people(who(actor, vouched_roles=vouched))
         creator = find_person(principal, people)
         profile_tags = [profile.tags for profile in profiles.values()]
         names = resolve.candidate_projects(

@@ -2,16 +2,16 @@
 CloudTrail's event history (`LookupEvents`, the last 90 days of management events), read
 through an injected client, paced, and cached in the warm container.
 
-What the research found (the search tool over AWS documentation and public issues):
+What it relies on:
 
-- [doc] `LookupEvents` takes one lookup attribute per request (ResourceName, EventName, ...),
-  returns at most 50 events a page, newest first [inferred: the order is not stated], covers the
+- `LookupEvents` takes one lookup attribute per request (ResourceName, EventName, ...),
+  returns at most 50 events a page (in an order the documentation does not state), covers the
   last 90 days of management events of one Region, and allows two requests per second per
   account per Region; over that it fails with `ThrottlingException`.
-- [doc] Looking up the Event history, also through the `LookupEvents` API, has no CloudTrail
+- Looking up the Event history, also through the `LookupEvents` API, has no CloudTrail
   charge.
-- [inferred] Whether CloudTrail fills an event's `Resources` (and so the ResourceName attribute)
-  for SageMaker Create* calls could not be confirmed: the SageMaker records we hold carry no
+- Whether CloudTrail fills an event's `Resources` (and so the ResourceName attribute) for
+  SageMaker Create* calls is not documented: the SageMaker records in `events/` carry no
   `resources`, and ResourceName is an exact match on whatever CloudTrail derived. So the
   ResourceName look-up comes first (cheap when it works), and when it finds nothing the
   EventName look-up scans a few pages of that Create* call for a record whose response holds
