@@ -15,6 +15,7 @@ the lease of the one invocation writing its tags. Every item expires through the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -188,7 +189,9 @@ class StateTable:
         self, arn: str, request_id: str, creator: Principal | None, owner: str | None
     ) -> None:
         """One write: the request is handled; the creator kept if none was (the first trusted
-        creator stays); the lease, if `owner` holds it, given back."""
+        creator stays); the lease, if `owner` holds it, given back. Without a lease, the write
+        is also the duplicate check: AlreadyHandledError when the request was handled before
+        (a request that takes the lease was checked when it took it)."""
         sets = ["#expires = :expires"]
         names = {"#handled": "handled", "#expires": EXPIRES}
         values: dict[str, Any] = {
@@ -201,13 +204,21 @@ class StateTable:
             values[":creator"] = {"S": principal_to_json(creator)}
         expression = f"SET {', '.join(sets)} ADD #handled :id"
         if owner is None:
-            self._client.update_item(
-                TableName=self._table,
-                Key=key(RESOURCE_PREFIX + arn),
-                UpdateExpression=expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key(RESOURCE_PREFIX + arn),
+                    UpdateExpression=expression,
+                    ConditionExpression=(
+                        "attribute_not_exists(#handled) OR NOT contains(#handled, :one)"
+                    ),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={**values, ":one": {"S": request_id}},
+                )
+            except ClientError as error:
+                if not is_conditional_failure(error):
+                    raise
+                raise AlreadyHandledError(request_id) from None
             return
         try:
             self._client.update_item(
@@ -221,7 +232,8 @@ class StateTable:
         except ClientError as error:
             if not is_conditional_failure(error):
                 raise
-            self.finish(arn, request_id, creator, None)  # the lease ran out: keep the rest
+            with contextlib.suppress(AlreadyHandledError):  # the lease ran out: keep the rest
+                self.finish(arn, request_id, creator, None)
 
     # ------------------------------------------------------------------ report-only drift
 

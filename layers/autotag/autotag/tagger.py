@@ -325,9 +325,13 @@ class Tagger:
         config = self.registry.config()
         if call.trigger is Trigger.DRIFT and not set(call.removed) & set(config.policy.required):
             return self.unaffected(call)
-        record = self.table.record(call.resource.arn) if self.table is not None else NO_RECORD
-        if call.event_id in record.handled and self.settings.mode is Mode.ENFORCE:
-            raise AlreadyHandledError(call.event_id)
+        # A trigger that names no creator reads the resource's record (its creator, and whether
+        # this request was handled); a Create call's duplicate is caught by its one write.
+        record = NO_RECORD
+        if self.table is not None and call.trigger not in _CREATE_TRIGGERS:
+            record = self.table.record(call.resource.arn)
+            if call.event_id in record.handled and self.settings.mode is Mode.ENFORCE:
+                raise AlreadyHandledError(call.event_id)
         listed = self.read_existing(call)
         if listed is None:
             return self.gone(call)
@@ -345,7 +349,10 @@ class Tagger:
         marks the request handled, keeps the creator and gives the lease back. A failure on
         the way gives the lease back unmarked: Lambda's retry does it all again."""
         call = evidence.call
-        owner = self.lease(call) if decision.writes else None
+        # Whatever writes or tells takes the resource's lease (which also turns a duplicate
+        # away before it tells anyone); an event that does neither costs one write, at the end.
+        acts = bool(decision.writes or decision.notice or decision.membership)
+        owner = self.lease(call) if acts else None
         try:
             if decision.writes:
                 fresh = self.read_existing(call)
