@@ -1,7 +1,7 @@
 """A stand-in for CloudTrail: each SageMaker call made through a recorded client becomes the
 EventBridge event CloudTrail would deliver for it ("AWS API Call via CloudTrail").
 
-The record follows the shapes SageMaker really logs (AWS-FACTS §1): member names with a lower-case
+The record follows the shapes SageMaker really logs: member names with a lower-case
 first letter (map keys left alone), request tags as `{key, value}`, the response in
 `responseElements`, `errorCode`/`errorMessage` and a null `responseElements` on a failed call.
 """

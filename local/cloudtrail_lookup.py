@@ -1,4 +1,4 @@
-"""CloudTrail's `LookupEvents`, which moto 5 lacks (AWS-FACTS §4), answered from seeded records.
+"""CloudTrail's `LookupEvents`, which moto 5 lacks, answered from seeded records.
 
 `seed(record)` keeps a CloudTrail record (the `detail` of an "AWS API Call via CloudTrail"
 event) on moto's CloudTrail backend of the record's account and Region, so moto's reset forgets

@@ -1,4 +1,4 @@
-"""The SageMaker behaviour moto 5 lacks or gets wrong, filled in one place (AWS-FACTS §4).
+"""The SageMaker behaviour moto 5 lacks or gets wrong, filled in one place.
 
 - Studio user profiles: CreateUserProfile, DescribeUserProfile, ListUserProfiles,
   DeleteUserProfile (ARNs `user-profile/<domain-id>/<name>`, name lower-cased as SageMaker does);

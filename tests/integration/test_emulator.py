@@ -1,4 +1,4 @@
-"""The local emulator fills moto's SageMaker gaps (AWS-FACTS §4) the way SageMaker behaves."""
+"""The local emulator fills moto's SageMaker gaps the way SageMaker behaves."""
 
 from __future__ import annotations
 

@@ -291,7 +291,7 @@ def _cloudtrail(
     params = detail.get("requestParameters")
     params = params if isinstance(params, Mapping) else {}
     response = detail.get("responseElements")
-    # A service event may carry the ARN elsewhere than responseElements (AWS-FACTS §1).
+    # A service event may carry the ARN elsewhere than responseElements.
     listed = detail.get("resources")
     found: list[str] = [
         part[field]

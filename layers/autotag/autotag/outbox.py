@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from botocore.exceptions import ClientError
 
 from autotag.notify import Notice, Notifier, Outcome, compose_digest
-from autotag.state import is_conditional_failure
+from autotag.state import NOTICE_PREFIX, is_conditional_failure
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
-KEY_PREFIX: Final = "notice#"
+KEY_PREFIX: Final = NOTICE_PREFIX
 # Resources listed per window for the digest; the count goes on. It bounds the window item
 # (about 10 KB), so each notice's write stays small and cheap.
 MAX_LISTED: Final = 50

@@ -26,7 +26,13 @@ from autotag.events import Subject, Trigger
 from autotag.inventory import FIRST, Found, Inventory, Position, is_throttling, next_kind
 from autotag.observability import Counter, logger
 from autotag.settings import Settings, SettingsError
-from autotag.state import LockBusyError, is_conditional_failure
+from autotag.state import (
+    SWEEP_LEASE,
+    SWEEP_MARK_PREFIX,
+    SWEEP_POSITION,
+    LockBusyError,
+    is_conditional_failure,
+)
 from autotag.tagger import RESOURCE_FAILURES, STATE_EXPIRY, STATE_KEY, Tagger
 
 if TYPE_CHECKING:
@@ -36,8 +42,8 @@ if TYPE_CHECKING:
     from autotag.local_context import LocalContext
     from autotag.policy import Policy
 
-POSITION_KEY: Final = "sweep#position"
-LEASE_KEY: Final = "sweep#lease"  # held by the run in progress: one run at a time
+POSITION_KEY: Final = SWEEP_POSITION
+LEASE_KEY: Final = SWEEP_LEASE  # held by the run in progress: one run at a time
 
 
 def request_id(found: Found) -> str:
@@ -47,7 +53,7 @@ def request_id(found: Found) -> str:
 
 def _digest(arn: str, tags: Mapping[str, str]) -> str:
     text = json.dumps([arn, sorted(tags.items())], ensure_ascii=False)
-    return "sweep:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+    return SWEEP_MARK_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def _after(found: Found, summary: Mapping[str, Any]) -> dict[str, str]:
