@@ -378,20 +378,7 @@ class Tagger:
         if not decision.plan.complete:
             self.count("ResourcesIncomplete")
         delivery = deliveries[0] if decision.notice and deliveries else None
-        summary = summarize(
-            call=call,
-            principal=decision.principal,
-            plan=decision.plan,
-            status=status,
-            recipient=decision.notice.notice.recipient if decision.notice else None,
-            delivery=delivery,
-            mode=decision.mode,
-        )
-        if decision.membership is not None:
-            summary["membership"] = {
-                "project": decision.plan.project.name if decision.plan.project else None,
-                "told": decision.membership.notice.recipient,
-            }
+        summary = Handled(call, decision, delivery).to_json()
         logger.info("resource handled", extra={"summary": summary})
         return summary
 
@@ -488,37 +475,43 @@ def notices(settings: Settings, dynamodb: DynamoDBClient) -> Direct | Outbox:
     )
 
 
-def _added(plan: TagPlan) -> dict[str, dict[str, str]]:
-    return {key: {"value": a.value, "source": a.source} for key, a in plan.add.items()}
+@dataclass(frozen=True)
+class Handled:
+    """What became of one request: the decision as carried out. `to_json()` is what the handler
+    returns and logs."""
 
+    call: Subject
+    decision: Decision
+    delivery: Delivery | None = None  # what became of the notice to the creator's reader
 
-def summarize(
-    *,
-    call: Subject,
-    principal: Principal,
-    plan: TagPlan,
-    status: str,
-    recipient: str | None,
-    delivery: Delivery | None,
-    mode: Mode,
-) -> dict[str, Any]:
-    """The JSON-serialisable answer of one invocation."""
-    summary: Mapping[str, Any] = {
-        "status": status,
-        "mode": mode.value,
-        "eventName": call.event_name,
-        "eventId": call.event_id,
-        "trigger": call.trigger.value,
-        "resourceArn": call.resource.arn,
-        "principal": {"kind": principal.kind.value, "name": principal.name, "via": principal.via},
-        "project": plan.project.name if plan.project else None,
-        "missingBefore": list(plan.missing_before),
-        "added": _added(plan),
-        "missing": list(plan.still_missing),
-        "rejected": list(plan.rejected),
-        "problems": [{"key": p.key, "message": p.message} for p in plan.problems],
-        "notified": delivery in {Delivery.SENT, Delivery.SCHEDULED, Delivery.GATHERED},
-        "notification": delivery.value if delivery else None,
-        "recipient": recipient,
-    }
-    return dict(summary)
+    def to_json(self) -> dict[str, Any]:
+        call, decision = self.call, self.decision
+        plan, principal, delivery = decision.plan, decision.principal, self.delivery
+        summary: dict[str, Any] = {
+            "status": decision.status,
+            "mode": decision.mode.value,
+            "eventName": call.event_name,
+            "eventId": call.event_id,
+            "trigger": call.trigger.value,
+            "resourceArn": call.resource.arn,
+            "principal": {
+                "kind": principal.kind.value,
+                "name": principal.name,
+                "via": principal.via,
+            },
+            "project": plan.project.name if plan.project else None,
+            "missingBefore": list(plan.missing_before),
+            "added": {key: {"value": a.value, "source": a.source} for key, a in plan.add.items()},
+            "missing": list(plan.still_missing),
+            "rejected": list(plan.rejected),
+            "problems": [{"key": p.key, "message": p.message} for p in plan.problems],
+            "notified": delivery in {Delivery.SENT, Delivery.SCHEDULED, Delivery.GATHERED},
+            "notification": delivery.value if delivery else None,
+            "recipient": decision.notice.notice.recipient if decision.notice else None,
+        }
+        if decision.membership is not None:
+            summary["membership"] = {
+                "project": plan.project.name if plan.project else None,
+                "told": decision.membership.notice.recipient,
+            }
+        return summary
