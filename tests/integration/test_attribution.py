@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from app import lambda_handler
-from autotag import cli
+from autotag import cli, identity
 from autotag.sagemaker import ResourceTags
+from autotag.state import StateTable
 from local.cloudtrail import assumed_role, iam_user
 from local.emulator import COMPLIANT_TAGS, Emulator, Stack
 from tests.conftest import (
@@ -427,3 +428,23 @@ def test_a_pipeline_tag_from_anyone_but_sagemaker_is_not_followed(
     assert "Project" not in tags
     assert tags.get("Owner") == "frank"
     assert "dave@example.com" not in recipients(emulator, stack)
+
+
+def test_a_name_used_again_gets_its_new_creator(emulator: Emulator, stack: Stack) -> None:
+    """alice's endpoint `sentiment-prod` is deleted; bob creates one of the same name (the same
+    ARN). His Create call replaces her record: a later drift repair writes his, not hers."""
+    event = load_event("iam-user_CreateEndpoint")  # bob's
+    seed_from_event(emulator, event)
+    arn = load_endpoint_arn()
+    state = StateTable(emulator.dynamodb(), stack.state_table)
+    state.record_creator(arn, identity.studio_user("alice", STUDIO_DOMAIN, "an older endpoint"))
+    run(event)
+    recorded = state.creator(arn)
+    assert recorded is not None
+    assert recorded.name == "bob"
+    emulator.sagemaker().delete_tags(ResourceArn=arn, TagKeys=["Owner"])
+    drift = copy.deepcopy(load_event("drift_DeleteTags"))
+    drift["detail"]["eventID"] = "owner-removed"
+    drift["detail"]["requestParameters"] = {"resourceArn": arn, "tagKeys": ["Owner"]}
+    run(drift)
+    assert tags_of(emulator, arn)["Owner"] == "bob@example.com"

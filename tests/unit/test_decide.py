@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from autotag.decide import Decision, Evidence, decide
 from autotag.events import parse
-from autotag.identity import claims
+from autotag.identity import claims, studio_user
 from autotag.lineage import Parent
 from autotag.policy import PROJECT_KEY, Membership, Policy
 from autotag.registry import PersonEntry, ProjectEntry
@@ -199,3 +199,29 @@ def _profile(role: str) -> Any:
     from autotag.studio import Profile  # noqa: PLC0415
 
     return Profile("arn:profile", {}, frozenset({role}), "d-abc123xyz456")
+
+
+def test_only_sagemaker_itself_hands_a_resource_to_its_parents_person() -> None:
+    """A role deploying through CloudFormation names alice's endpoint config: the config's
+    creator (alice) is not the endpoint's. SageMaker's own call is (a pipeline's step)."""
+    alice = studio_user("alice", "d-abc123xyz456", "the config's creator record")
+    parent = Parent({"Project": "Alpha-NLP"}, "endpoint config c", alice, arn="arn:config")
+    made_by = {}
+    for invoked_by in ("cloudformation.amazonaws.com", "sagemaker.amazonaws.com"):
+        identity = {
+            "type": "AssumedRole",
+            "arn": "arn:aws:sts::123456789012:assumed-role/deployer/x",
+            "invokedBy": invoked_by,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "arn": "arn:aws:iam::123456789012:role/deployer",
+                    "userName": "deployer",
+                }
+            },
+        }
+        made = evidence("iam-user_CreateEndpoint", claims=claims(identity, {}), parent=parent)
+        made_by[invoked_by] = decide(made).principal.name
+    assert made_by == {
+        "cloudformation.amazonaws.com": "deployer",
+        "sagemaker.amazonaws.com": "alice",
+    }

@@ -204,6 +204,13 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any], tuple[Any
         (PrincipalKind.SERVICE, "sagemaker.amazonaws.com", None),
     ),
     (
+        "a role deploying through CloudFormation (another service acting for the caller)",
+        role("deployer", "x", invoked_by="cloudformation.amazonaws.com"),
+        {},
+        {},
+        (PrincipalKind.ROLE, "deployer", None),
+    ),
+    (
         "the root user",
         {"type": "Root", "arn": f"arn:aws:iam::{ACCOUNT}:root", "accountId": ACCOUNT},
         {},

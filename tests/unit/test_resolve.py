@@ -319,3 +319,9 @@ def test_custom_required_keys_from_the_policy() -> None:
     assert result.tags_to_write() == {"Project": "Alpha-NLP", "Department": "R D"}
     assert result.still_missing == ()
     assert any(p.key == "Department" and "'R D'" in p.message for p in result.problems)
+
+
+def test_a_wrong_cased_owner_is_never_copied() -> None:
+    """`owner=mallory` is the caller's text: `Owner` comes only from the resolved creator."""
+    result = plan(facts(existing={"owner": "mallory@example.com"}))
+    assert result.add["Owner"] == result.add["Owner"].__class__("alice@example.com", "event")

@@ -141,7 +141,7 @@ def attribute(evidence: Evidence) -> Principal:
     parent = evidence.parent.creator
     if parent is None:
         return principal
-    if principal.kind is PrincipalKind.SERVICE:
+    if principal.is_sagemaker:
         return parent
     if principal.kind is PrincipalKind.UNKNOWN and not evidence.parent.from_tag:
         return parent

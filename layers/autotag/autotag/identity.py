@@ -32,8 +32,10 @@ DOMAIN_ARN_TAG: Final = "sagemaker:domain-arn"
 # reserved); a role merely named AWSReservedSSO_... elsewhere is an ordinary role.
 SSO_ROLE_PATH: Final = ":role/aws-reserved/sso.amazonaws.com/"
 ROOT: Final = "root"
+SAGEMAKER_SERVICE: Final = "sagemaker.amazonaws.com"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ROOT_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d+:root$")
 
 
 class Trust(StrEnum):
@@ -84,6 +86,12 @@ class Principal:
     @property
     def is_person(self) -> bool:
         return self.kind in PERSON_KINDS
+
+    @property
+    def is_sagemaker(self) -> bool:
+        """SageMaker itself made the resource (a tuning job's training jobs, a pipeline's
+        steps): the parent's person is its creator."""
+        return self.kind is PrincipalKind.SERVICE and self.name == SAGEMAKER_SERVICE
 
     @property
     def described(self) -> str:
@@ -244,7 +252,7 @@ def who(
                 claimed=unbelieved,
                 account=account,
             )
-    if found.type == "Root" or found.arn.endswith(":root"):
+    if found.type == "Root" or _ROOT_ARN.match(found.arn):
         where = account or _arn_account(found.arn)
         return Principal(
             PrincipalKind.ROOT,
@@ -275,8 +283,9 @@ def who(
                 role,
                 account=account,
             )
-        if found.invoked_by:  # a service acting with a role
+        if found.invoked_by == SAGEMAKER_SERVICE:  # SageMaker acting with a role (a step)
             return Principal(PrincipalKind.SERVICE, found.invoked_by, "invokedBy", role_name=role)
+        # Any other service (CloudFormation, ...) acts for the role's caller: the role made it.
         claimed = unbelieved or (named.person if named.kind is SessionKind.PERSON else None)
         return Principal(
             PrincipalKind.ROLE,
@@ -318,7 +327,7 @@ def from_created_by(created_by: Mapping[str, Any]) -> Principal | None:
     if not arn:
         return None
     kind = "AssumedRole" if ":assumed-role/" in arn else "IAMUser"
-    if arn.endswith(":root"):
+    if _ROOT_ARN.match(arn):
         kind = "Root"
     principal = who(claims({"type": kind, "arn": arn, "accountId": _arn_account(arn)}, {}))
     return principal if principal.kind is not PrincipalKind.UNKNOWN else None

@@ -165,7 +165,7 @@ def compose_membership(
     """To a project's owner: someone outside the project charged a resource to it. Pure."""
     what = f"SageMaker {_kind_words(call)} {call.resource_name!r}"
     body = [
-        f"{what} is charged to your project {project.name} (its Project tag), but its creator "
+        f"{what} is charged to your project {project.name}, but its creator "
         f"{principal.described} is not a member of {project.name} in the registry.",
         "",
         f"Resource: {call.resource.arn}",

@@ -211,7 +211,10 @@ class _Planner:
         key on the resource first, then the sources."""
         existing = self.facts.existing
         found: list[tuple[str, str]] = []
-        for other in sorted(k for k in existing if k.casefold() == key.casefold() and k != key):
+        # A wrong-cased key is copied to the canonical one, but never `Owner`: it names whom
+        # the caller chose; `Owner` comes only from the resolved creator.
+        wrong_cased = [k for k in existing if k.casefold() == key.casefold() and k != key]
+        for other in sorted(wrong_cased if key != OWNER_KEY else []):
             self.problems.append(Problem(key, f"the resource has {other!r}: the key is {key!r}"))
             if existing[other]:
                 found.append((existing[other], f"resource tag {other!r}"))

@@ -186,7 +186,13 @@ class StateTable:
                 raise
 
     def finish(
-        self, arn: str, request_id: str, creator: Principal | None, owner: str | None
+        self,
+        arn: str,
+        request_id: str,
+        creator: Principal | None,
+        owner: str | None,
+        *,
+        replace: bool = False,
     ) -> None:
         """One write: the request is handled; the creator kept if none was (the first trusted
         creator stays); the lease, if `owner` holds it, given back. Without a lease, the write
@@ -199,7 +205,9 @@ class StateTable:
             ":expires": self._expires(RECORD_SECONDS),
         }
         if creator is not None:
-            sets.append("#creator = if_not_exists(#creator, :creator)")
+            sets.append(
+                "#creator = :creator" if replace else "#creator = if_not_exists(#creator, :creator)"
+            )
             names["#creator"] = "creator"
             values[":creator"] = {"S": principal_to_json(creator)}
         expression = f"SET {', '.join(sets)} ADD #handled :id"
@@ -233,7 +241,7 @@ class StateTable:
             if not is_conditional_failure(error):
                 raise
             with contextlib.suppress(AlreadyHandledError):  # the lease ran out: keep the rest
-                self.finish(arn, request_id, creator, None)
+                self.finish(arn, request_id, creator, None, replace=replace)
 
     # ------------------------------------------------------------------ report-only drift
 

@@ -202,7 +202,7 @@ class Tagger:
             studio = self.studio.lookup(said.studio.name, said.studio.domain_id)
         lacking = any(not existing.get(key) for key in policy.required)
         caller = attribute(Evidence(call, policy, existing, said, recorded, studio))
-        by_sagemaker = caller.kind is PrincipalKind.SERVICE
+        by_sagemaker = caller.is_sagemaker
         parent = (
             self.lineage.parent(call, existing, by_sagemaker=by_sagemaker)
             if self.lineage and lacking
@@ -357,9 +357,11 @@ class Tagger:
             if decision.writes:
                 fresh = self.read_existing(call)
                 if fresh is None:
+                    self.release(call, owner)
                     return self.gone(call, decision.principal)
                 if fresh != listed:  # gathered again: the new tags may name another project
-                    evidence = self.gather(call, self.registry.config(), fresh)
+                    record = ResourceRecord(evidence.recorded)
+                    evidence = self.gather(call, self.registry.config(), fresh, record)
                     decision = decide(evidence)
                     self.count("ResourcesChangedMeanwhile")
             if decision.withhold and self.table is not None:
@@ -367,10 +369,10 @@ class Tagger:
             told = [t for t in (decision.notice, decision.membership) if t is not None]
             deliveries = [self.tell(notice) for notice in told]
             if decision.writes and not self.write(call, decision.plan):
+                self.release(call, owner)
                 return self.gone(call, decision.principal)
         except BaseException:
-            if owner is not None and self.table is not None:
-                self.table.unlock(call.resource.arn, owner)
+            self.release(call, owner)
             raise
         self.finish(evidence, decision, owner)
         status = decision.status
@@ -393,10 +395,21 @@ class Tagger:
         if self.table is None or evidence.mode is not Mode.ENFORCE:
             return
         principal = decision.principal
-        keep = evidence.recorded is None and principal.kind is not PrincipalKind.UNKNOWN
+        call = evidence.call
+        known = principal.kind is not PrincipalKind.UNKNOWN
+        # A Create call names the creator of the resource that exists now (a name used again
+        # after a deletion makes the same ARN): it replaces an older record. Other triggers
+        # only fill one in.
+        replace = call.trigger in _CREATE_TRIGGERS and known
+        keep = replace or (evidence.recorded is None and known)
         self.table.finish(
-            evidence.call.resource.arn, evidence.call.event_id, principal if keep else None, owner
+            call.resource.arn, call.event_id, principal if keep else None, owner, replace=replace
         )
+
+    def release(self, call: Subject, owner: str | None) -> None:
+        """Give the lease back without marking the request handled: a retry does it again."""
+        if owner is not None and self.table is not None:
+            self.table.unlock(call.resource.arn, owner)
 
     def lease(self, call: Subject) -> str | None:
         """One writer per resource at a time: two triggers for one resource end as if they ran
