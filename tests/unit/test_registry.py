@@ -222,8 +222,7 @@ def test_trust_and_membership_policy_are_read_checked_and_stored() -> None:
     reg = parse(text + "projects: [{name: Alpha-NLP}]\n")
     policy = reg.config.policy
     assert policy.trusted_session_roles == frozenset({"ml-analyst", "Okta-Users"})
-    assert policy.trusts_sessions_of("okta-users")
-    assert not policy.trusts_sessions_of("github-mlops-deploy")
+    assert policy.vouched_roles == frozenset({"ml-analyst", "okta-users"})
     assert policy.membership is Membership.IGNORE
     by_key = {item["pk"]["S"]: item for item in to_items(reg)}
     stored = registry.config_from_item(by_key["config"]).policy

@@ -28,6 +28,3 @@ class TtlCache(Generic[K, V]):
         value = fetch()
         self._items[key] = (now + self._ttl, value)
         return value
-
-    def clear(self) -> None:
-        self._items.clear()

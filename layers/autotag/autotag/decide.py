@@ -136,8 +136,9 @@ def attribute(evidence: Evidence) -> Principal:
         principal = evidence.recorded
     else:
         roles = evidence.studio.execution_roles if evidence.studio else frozenset()
-        vouched = frozenset(r.casefold() for r in evidence.policy.trusted_session_roles)
-        principal = who(evidence.claims, studio_roles=roles, vouched_roles=vouched)
+        principal = who(
+            evidence.claims, studio_roles=roles, vouched_roles=evidence.policy.vouched_roles
+        )
     parent = evidence.parent.creator
     if parent is None:
         return principal
@@ -205,8 +206,9 @@ def decide(evidence: Evidence) -> Decision:
         # The remover hears about removed tags; otherwise the creator.
         reader = creator
         if evidence.actor is not None and not evidence.actor.empty:
-            vouched = frozenset(r.casefold() for r in policy.trusted_session_roles)
-            reader = find_person(who(evidence.actor, vouched_roles=vouched), evidence.people)
+            reader = find_person(
+                who(evidence.actor, vouched_roles=policy.vouched_roles), evidence.people
+            )
         recipient = choose_recipient(reader.principal, reader.person, plan.project)
         notice = compose(
             call=call,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
@@ -348,7 +348,3 @@ def studio_user(
         profile_arn=profile_arn,
         domain_id=domain_id,
     )
-
-
-def with_domain(principal: Principal, domain_id: str | None) -> Principal:
-    return replace(principal, domain_id=domain_id) if domain_id else principal

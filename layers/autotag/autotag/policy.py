@@ -80,9 +80,10 @@ class Policy:
             and (not tags.get(key) or self.allowed_value(key, tags[key]) is None)
         )
 
-    def trusts_sessions_of(self, role: str | None) -> bool:
-        folded = {name.casefold() for name in self.trusted_session_roles}
-        return role is not None and role.casefold() in folded
+    @property
+    def vouched_roles(self) -> frozenset[str]:
+        """`trusted_session_roles`, folded: the form `identity.who` matches role names in."""
+        return frozenset(name.casefold() for name in self.trusted_session_roles)
 
 
 def _valid_char(char: str) -> bool:

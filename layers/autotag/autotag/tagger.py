@@ -232,8 +232,7 @@ class Tagger:
         people = self.people(principal)
         actor = claims(call.actor, {}) if call.actor else None
         if actor is not None:
-            vouched = frozenset(r.casefold() for r in policy.trusted_session_roles)
-            people |= self.people(who(actor, vouched_roles=vouched))
+            people |= self.people(who(actor, vouched_roles=policy.vouched_roles))
         creator = find_person(principal, people)
         profile_tags = [profile.tags for profile in profiles.values()]
         names = resolve.candidate_projects(
