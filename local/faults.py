@@ -38,6 +38,8 @@ class Faults:
     status: int = 400
     seed: int = 7
     limit: int | None = None  # fail at most this many attempts, then let everything through
+    matching: bytes = b""  # only requests whose body holds this (e.g. a key prefix)
+    after: int = 0  # let this many matching attempts through first
     sent: Counter[str] = field(default_factory=Counter)  # every attempt, by operation
     failed: Counter[str] = field(default_factory=Counter)  # the attempts answered with an error
 
@@ -54,7 +56,12 @@ class Faults:
 
     def _answer(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
         operation = event_name.removeprefix("before-send.")
+        body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        if self.matching and self.matching not in body:
+            return None
         self.sent[operation] += 1
+        if sum(self.sent.values()) <= self.after:
+            return None
         exhausted = self.limit is not None and sum(self.failed.values()) >= self.limit
         if exhausted or self._random.random() >= self.rate:
             return None  # send it for real

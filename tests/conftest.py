@@ -94,6 +94,7 @@ def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
     monkeypatch.setenv("DIGEST_DELAY_SECONDS", "0")
     # CloudTrail look-ups unpaced: the emulator has no quota (tests/unit/test_trail.py paces).
     monkeypatch.setenv("TRAIL_INTERVAL_SECONDS", "0")
+    monkeypatch.setenv("LEASE_SECONDS", "2")  # a resource another trigger writes: short waits
     app.tagger.cache_clear()
     yield deployed
     app.tagger.cache_clear()

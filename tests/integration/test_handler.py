@@ -615,7 +615,7 @@ def test_existing_values_the_policy_rejects_are_reported_to_the_creator(
     assert [(n.recipient, n.outcome) for n in notes] == [("carol@example.com", "incomplete")]
 
 
-def test_a_failed_write_does_not_lose_the_notification(
+def test_a_failed_write_tells_once_when_the_retry_has_written(
     emulator: Emulator, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from autotag.sagemaker import ResourceTags  # noqa: PLC0415
@@ -633,11 +633,15 @@ def test_a_failed_write_does_not_lose_the_notification(
     monkeypatch.setattr(ResourceTags, "add", flaky_add)
     with pytest.raises(ClientError):
         run(event)  # Lambda retries the invocation
-    assert [n.recipient for n in emulator.notifications(stack)] == ["carol@example.com"]
+    assert emulator.notifications(stack) == []  # nothing said before the tags are written
     retried = run(event)
     assert retried["status"] == "tagged"
-    assert retried["notification"] == "suppressed"  # told once already, in this window
+    assert retried["notification"] == "sent"
     assert tags_of(emulator, retried["resourceArn"])["Project"] == "Beta-Forecast"
+    notes = emulator.notifications(stack)
+    assert [n.recipient for n in notes] == ["carol@example.com"]
+    assert "Added:" in notes[0].body
+    assert run(event)["status"] == "duplicate"  # a third delivery: nothing more
     assert emulator.notifications(stack) == []
 
 

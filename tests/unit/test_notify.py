@@ -77,9 +77,14 @@ def test_dry_run_says_nothing_was_written() -> None:
 
 def test_admin_and_project_owner_messages_say_why_they_get_it() -> None:
     _, admin = _notice(Recipient(ADMIN, ADMIN))
-    assert admin.startswith("Nobody with a known e-mail address created")
+    assert admin.startswith("Nobody in the registry created")
+    assert "it was bob (IAM user)" in admin  # the creator as CloudTrail shows them
+    assert 'add them to the registry (people: - id: "bob"' in admin
     _, owner = _notice(Recipient("lead@example.com", PROJECT_OWNER))
     assert owner.startswith("You own the project of")
+    assert "add them to the registry" in owner
+    _, creator = _notice(Recipient("bob@example.com", CREATOR))
+    assert "add them to the registry" not in creator
 
 
 def test_subject_is_short_ascii() -> None:
@@ -93,7 +98,11 @@ def test_recipient_fallbacks() -> None:
     with_email = Principal(PrincipalKind.SSO_USER, "x@example.com", "SSO", email="x@example.com")
     person = PersonEntry("bob", email="bob@example.com")
     assert choose_recipient(anonymous, person, PROJECT) == Recipient("bob@example.com", CREATOR)
-    assert choose_recipient(with_email, None, PROJECT) == Recipient("x@example.com", CREATOR)
+    # an e-mail the registry does not know has no subscription: never the recipient
+    assert choose_recipient(with_email, None, PROJECT) == Recipient(
+        "lead@example.com", PROJECT_OWNER
+    )
+    assert choose_recipient(with_email, None, None) == Recipient(ADMIN, ADMIN)
     assert choose_recipient(anonymous, PersonEntry("bob"), PROJECT) == Recipient(
         "lead@example.com", PROJECT_OWNER
     )

@@ -100,6 +100,7 @@ def _no_metrics(name: str, value: int = 1) -> None:
 
 
 def cmd_handle(args: argparse.Namespace) -> int:
+    from autotag.outbox import Held  # noqa: PLC0415
     from autotag.tagger import Tagger  # noqa: PLC0415  (the others stay light)
     from autotag.views import summary_view  # noqa: PLC0415
 
@@ -110,13 +111,23 @@ def cmd_handle(args: argparse.Namespace) -> int:
     if args.topic:
         env["NOTIFY_TOPIC_ARN"] = args.topic
     settings = Settings.from_env(env)
+    held = Held()
+    tagger = Tagger.from_settings(settings, _no_metrics)
+    if args.dry_run:  # decide and show: write, record and tell nothing
+        tagger = replace(tagger, settings=replace(settings, mode=Mode.DRY_RUN), notices=held)
+    summary = tagger.handle(event, LocalContext())
     if args.dry_run:
-        settings = replace(settings, mode=Mode.DRY_RUN)
-    summary = Tagger.from_settings(settings, _no_metrics).handle(event, LocalContext())
+        summary["wouldSend"] = [notice.to_json() for notice in held.held]
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         console().print(summary_view(summary))
+        for notice in held.held:
+            console().print(
+                f"\n[bold]Would send to {notice.recipient}[/bold]: {notice.subject}\n",
+                markup=True,
+            )
+            console().print(notice.body, markup=False, highlight=False)
     return 0
 
 
@@ -278,7 +289,11 @@ def parser() -> argparse.ArgumentParser:
         "handle", help="run the Lambda's logic on a saved EventBridge event and print the summary"
     )
     handle.add_argument("event", help="an EventBridge event (JSON file)")
-    handle.add_argument("--dry-run", action="store_true", help="decide and notify, write no tags")
+    handle.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="decide and show the message; write, record and tell nothing",
+    )
     handle.add_argument("--json", action="store_true", help="print the summary as JSON")
     handle.add_argument("--table", help="registry table (default: $REGISTRY_TABLE)")
     handle.add_argument("--topic", help="notification topic ARN (default: $NOTIFY_TOPIC_ARN)")

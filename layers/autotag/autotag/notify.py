@@ -43,6 +43,29 @@ class Notice:
     outcome: Outcome
     subject: str
     body: str
+    role: str = CREATOR  # who the recipient is to the resource: CREATOR, PROJECT_OWNER, ADMIN
+    about: str = ""  # the creator, as a digest to someone else names them
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "recipient": self.recipient,
+            "outcome": self.outcome.value,
+            "subject": self.subject,
+            "body": self.body,
+            "role": self.role,
+            "about": self.about,
+        }
+
+    @classmethod
+    def from_json(cls, fields: Mapping[str, str]) -> Notice:
+        return cls(
+            recipient=fields["recipient"],
+            outcome=Outcome(fields["outcome"]),
+            subject=fields["subject"],
+            body=fields["body"],
+            role=fields.get("role", CREATOR),
+            about=fields.get("about", ""),
+        )
 
     def attributes(self) -> dict[str, MessageAttributeValueTypeDef]:
         return {
@@ -54,14 +77,14 @@ class Notice:
 def choose_recipient(
     principal: Principal, person: PersonEntry | None, project: ProjectEntry | None
 ) -> Recipient:
-    """The creator's e-mail; else the project owner's; else the admins'. The account's root
-    user is the admins' business."""
+    """Someone subscribed to the topic (`autotag subscribe`: registry people and project
+    owners): the creator's registry e-mail; else the owner of the resource's project; else the
+    admins. An e-mail the registry does not know (an Identity Center user's) has no
+    subscription, so it is never the recipient. The account's root user is the admins'."""
     if principal.kind is PrincipalKind.ROOT:
         return Recipient(ADMIN, ADMIN)
     if person is not None and person.email:
         return Recipient(person.email, CREATOR)
-    if principal.email:
-        return Recipient(principal.email, CREATOR)
     if project is not None and project.owner:
         return Recipient(project.owner, PROJECT_OWNER)
     return Recipient(ADMIN, ADMIN)
@@ -114,9 +137,11 @@ def compose(
     by = principal.described
     lines: list[str] = []
     if recipient.role == ADMIN:
-        lines += [f"Nobody with a known e-mail address created {what}; it was {by}.", ""]
+        lines += [f"Nobody in the registry created {what}; it was {by}.", ""]
     elif recipient.role == PROJECT_OWNER:
-        lines += [f"You own the project of {what}; its creator {by} has no known e-mail.", ""]
+        lines += [f"You own the project of {what}; its creator {by} is not in the registry.", ""]
+    if recipient.role != CREATOR and principal.kind is not PrincipalKind.ROOT:
+        lines += [_add_to_registry(principal), ""]
     if plan.missing_before:
         missing = ", ".join(plan.missing_before)
         lines.append(_lacked(call, what, missing))
@@ -155,7 +180,22 @@ def compose(
     else:
         lines += _fix(call, _suggested(plan, required, existing))
     return Notice(
-        recipient.address, outcome, _subject(call, plan, outcome), "\n".join(lines) + "\n"
+        recipient.address,
+        outcome,
+        _subject(call, plan, outcome),
+        "\n".join(lines) + "\n",
+        role=recipient.role,
+        about=principal.described,
+    )
+
+
+def _add_to_registry(principal: Principal) -> str:
+    """How to make the creator someone the tagger can tell: a registry entry."""
+    name = principal.lookup_keys[0] if principal.lookup_keys else principal.name
+    return (
+        "To have them told directly next time, add them to the registry (people: - id: "
+        f"{json.dumps(name)}, email: ..., project: ...) and run `autotag registry load` and "
+        "`autotag subscribe`."
     )
 
 
@@ -175,7 +215,14 @@ def compose_membership(
     ]
     subject = f"[autotag] {call.spec.kind} {call.resource_name} charged to {project.name}"
     subject = subject.encode("ascii", "replace").decode("ascii")[:MAX_SUBJECT]
-    return Notice(project.owner or ADMIN, outcome, subject, "\n".join(body) + "\n")
+    return Notice(
+        project.owner or ADMIN,
+        outcome,
+        subject,
+        "\n".join(body) + "\n",
+        role=PROJECT_OWNER if project.owner else ADMIN,
+        about=principal.described,
+    )
 
 
 # (removed tags?, nothing written?) -> the heading of the values
@@ -247,13 +294,16 @@ def compose_digest(
     lines: list[str],
     first_body: str,
     window_ends: int,
+    role: str = CREATOR,
+    creators: tuple[str, ...] = (),
 ) -> Notice:
     """One message for a burst: how many resources, which ones, and the first notice in full.
-    Always under SNS's 256 KB: resources that do not fit are counted, not listed."""
+    Always under SNS's 256 KB: resources that do not fit are counted, not listed. A creator
+    reads "resources you created"; an admin or project owner, whose creators they were."""
     until = datetime.fromtimestamp(window_ends, UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = [
-        f"{total} SageMaker resources you created lacked the same required tags: "
-        f"{', '.join(keys)}.",
+        f"{total} SageMaker resources {_created_by(role, creators)} lacked the same required "
+        f"tags: {', '.join(keys)}.",
         "",
         "Resources:",
     ]
@@ -278,7 +328,17 @@ def compose_digest(
         listed.append(f"  ... and {total - len(listed)} more not listed")
     subject = f"[autotag] {total} resources lacked {', '.join(keys)}"
     subject = subject.encode("ascii", "replace").decode("ascii")[:MAX_SUBJECT]
-    return Notice(recipient, outcome, subject, "\n".join(head + listed + tail) + "\n")
+    return Notice(recipient, outcome, subject, "\n".join(head + listed + tail) + "\n", role=role)
+
+
+def _created_by(role: str, creators: tuple[str, ...]) -> str:
+    if role == CREATOR:
+        return "you created"
+    if len(creators) == 1:
+        return f"created by {creators[0]}"
+    if creators:
+        return f"created by {len(creators)} people (each line names the creator)"
+    return "created by people the registry does not know"
 
 
 class Notifier:

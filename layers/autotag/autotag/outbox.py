@@ -1,12 +1,23 @@
-"""Notification windows: at most one message per (recipient, missing-key set) per window.
+"""Notification windows: at most one message per (recipient, missing-key set, mode) per window.
 
 Windows are fixed spans of time (`window_seconds`, counted from the epoch). The first notice of
-a window opens it and starts a short gathering delay (an SQS message sent
-with DelaySeconds); notices arriving during the delay are gathered; when the delay ends the
-digest function sends one message, the notice itself if it stands alone, else a digest naming
-the count and listing the resources. Notices arriving later in the same window are counted, not
-sent. With no delay the first notice goes out at once. Everything lives in the state table
-under `notice#...` keys, expiring with the window.
+a window opens it and starts a short gathering delay (an SQS message sent with DelaySeconds);
+notices arriving during the delay are gathered; when the delay ends the digest function sends
+one message, the notice itself if it stands alone, else a digest naming the count and listing
+the resources. Notices arriving later in the same window are counted, not sent. With no delay
+the first notice goes out at once. Dry-run and enforce notices never share a window.
+
+Every step can be done again, so a retry finishes what a failed try started (never "the first
+caller wins, the rest is lost"). A window is one item (`notice#<hash>`) in the state table:
+
+    open      the first notice's text, the count, the listed resources, and `members`: the
+              request ids counted in, so a request offered twice is counted once and, if it
+              opened the window, starts the timer (or sends) again
+    sending   `lease_ends` set: one flush at a time; a failed Publish gives the lease back
+    flushed   the message went; later notices are counted, not sent
+
+A timer that never started (its invocation gave up for good) is started by the next notice
+that finds the window overdue. The item expires a day after its window.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from botocore.exceptions import ClientError
 
 from autotag.notify import Notice, Notifier, Outcome, compose_digest
+from autotag.observability import logger
 from autotag.state import NOTICE_PREFIX, is_conditional_failure
 
 if TYPE_CHECKING:
@@ -29,20 +41,14 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 KEY_PREFIX: Final = NOTICE_PREFIX
-# Resources listed per window for the digest; the count goes on. It bounds the window item
-# (about 10 KB), so each notice's write stays small and cheap.
+# Resources listed (and request ids remembered) per window; the count goes on. It bounds the
+# window item (about 15 KB), so each notice's write stays small and cheap.
 MAX_LISTED: Final = 50
 MAX_SQS_DELAY: Final = 900
-# A window is two items: a small counter (`notice#...`), written by every notice, and its text
-# (`notice#...#text`: the first notice, the listed resources), read once when it is sent.
-TEXT_SUFFIX: Final = "#text"
-
-
-class WindowNotReadyError(Exception):
-    """The digest timer fired before the window's first notice finished writing."""
-
-
 _LEASE_SECONDS: Final = 60  # a flush in progress holds the window this long
+# A window whose timer should have fired this long ago, and that nobody tried to send, lost its
+# timer: the next notice starts one.
+OVERDUE_SECONDS: Final = 300
 
 
 class Delivery(StrEnum):
@@ -50,34 +56,41 @@ class Delivery(StrEnum):
     SCHEDULED = "scheduled"  # opened a window; the digest function sends it after the delay
     GATHERED = "gathered"  # joined a window still gathering: it will be in the digest
     SUPPRESSED = "suppressed"  # the window's message already went out: counted, not sent
+    HELD = "held"  # a dry run: shown, not sent
 
 
 class Direct:
-    """No windows: every notice is published at once."""
+    """No windows: every notice is published at once. Offering it again sends it again, so a
+    duplicate request does not offer its notices again (at most once)."""
+
+    replayable: ClassVar = False
 
     def __init__(self, notifier: Notifier) -> None:
         self._notifier = notifier
 
-    def offer(self, notice: Notice, keys: tuple[str, ...], line: str) -> Delivery:
-        del keys, line
+    def offer(self, notice: Notice, keys: tuple[str, ...], line: str, request_id: str) -> Delivery:
+        del keys, line, request_id
         self._notifier.send(notice)
         return Delivery.SENT
 
 
 class Held:
-    """Notices kept, not sent: `autotag audit --fix --dry-run` shows what it would do."""
+    """Notices kept, not sent: a dry run shows what it would tell."""
+
+    replayable: ClassVar = False
 
     def __init__(self) -> None:
         self.held: list[Notice] = []
 
-    def offer(self, notice: Notice, keys: tuple[str, ...], line: str) -> Delivery:
-        del keys, line
+    def offer(self, notice: Notice, keys: tuple[str, ...], line: str, request_id: str) -> Delivery:
+        del keys, line, request_id
         self.held.append(notice)
-        return Delivery.SUPPRESSED
+        return Delivery.HELD
 
 
-def window_key(recipient: str, keys: tuple[str, ...], start: int) -> str:
-    material = "\x1f".join((recipient.casefold(), str(start), *sorted(keys)))
+def window_key(notice: Notice, keys: tuple[str, ...], start: int) -> str:
+    mode = "dry-run" if notice.outcome is Outcome.DRY_RUN else "enforce"
+    material = "\x1f".join((notice.recipient.casefold(), mode, str(start), *sorted(keys)))
     return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 
@@ -85,8 +98,10 @@ def window_key(recipient: str, keys: tuple[str, ...], start: int) -> str:
 class Outbox:
     """Windows in the state table; the timer is a delayed SQS message."""
 
-    permissions: ClassVar = ("dynamodb:UpdateItem", "sqs:SendMessage")
-    flush_permissions: ClassVar = ("dynamodb:UpdateItem", "dynamodb:GetItem")  # digest function
+    replayable: ClassVar = True  # offering a notice again counts and sends nothing twice
+
+    permissions: ClassVar = ("dynamodb:UpdateItem", "dynamodb:GetItem", "sqs:SendMessage")
+    flush_permissions: ClassVar = ("dynamodb:UpdateItem",)  # the digest function
 
     dynamodb: DynamoDBClient
     table: str
@@ -97,81 +112,131 @@ class Outbox:
     queue_url: str | None = None
     clock: Callable[[], float] = time.time
 
-    def offer(self, notice: Notice, keys: tuple[str, ...], line: str) -> Delivery:
-        """Take one notice; returns what became of it. Windows are fixed spans of
-        `window_seconds`, so a notice finds its window by key alone: one small UpdateItem
-        counts it in (creating the window), a second lists it while there is room."""
+    def offer(self, notice: Notice, keys: tuple[str, ...], line: str, request_id: str) -> Delivery:
+        """Take one notice of request `request_id`; returns what became of it. Offering it
+        again (a retry) counts nothing twice and finishes what the first offer started."""
         now = self.clock()
         start = int(now // self.window_seconds * self.window_seconds)
-        key = window_key(notice.recipient, keys, start)
+        key = window_key(notice, keys, start)
         ends = start + int(self.window_seconds)
-        count, flushed = self._count(key, ends)
-        if count <= MAX_LISTED:
-            self._list(key, notice, keys, line, ends, first=count == 1)
-        if count == 1:  # the window's first notice
-            if self.delay_seconds <= 0 or self.sqs is None or not self.queue_url:
-                self.flush(key)
-                return Delivery.SENT
-            self.sqs.send_message(
-                QueueUrl=self.queue_url,
-                MessageBody=json.dumps({"key": key}),
-                DelaySeconds=int(min(self.delay_seconds, MAX_SQS_DELAY)),
-            )
-            return Delivery.SCHEDULED
-        return Delivery.SUPPRESSED if flushed else Delivery.GATHERED
+        try:
+            item = self._join(key, notice, (keys, line), request_id, (now, ends))
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
+            # Offered before (finish what that offer started), or the window lists no more.
+            found = self._get(key)
+            again = found is not None and request_id in _members(found)
+            item = found if again and found is not None else self._count(key)
+        return self._after(key, item, request_id, now)
 
-    def _count(self, key: str, ends: int) -> tuple[int, bool]:
-        """Count a notice into its window; the window's count and whether its message went."""
-        attributes = self.dynamodb.update_item(
+    def _join(
+        self,
+        key: str,
+        notice: Notice,
+        listing: tuple[tuple[str, ...], str],
+        request_id: str,
+        when: tuple[float, int],
+    ) -> Mapping[str, Any]:
+        """One write: count the notice in, list it, and (the first) leave the window's text.
+        Refused when the request was counted already or the window lists no more."""
+        now, ends = when
+        keys, line = listing
+        first = {
+            "expires": {"N": str(ends + 86400)},
+            "window_ends": {"N": str(ends)},
+            "opened": {"N": str(int(now))},
+            "opener": {"S": request_id},
+            "flushed": {"BOOL": False},
+            "recipient": {"S": notice.recipient},
+            "role": {"S": notice.role},
+            "missing_keys": {"L": [{"S": k} for k in keys]},
+            "outcome": {"S": notice.outcome.value},
+            "subject": {"S": notice.subject},
+            "body": {"S": notice.body},
+        }
+        sets = [f"#{name} = if_not_exists(#{name}, :{name})" for name in first]
+        sets.append("#listed = list_append(if_not_exists(#listed, :none), :line)")
+        adds = ["#members :id", "#count :one"]
+        values: dict[str, Any] = {f":{name}": value for name, value in first.items()}
+        values |= {
+            ":none": {"L": []},
+            ":line": {"L": [{"S": line}]},
+            ":id": {"SS": [request_id]},
+            ":one": {"N": "1"},
+            ":max": {"N": str(MAX_LISTED)},
+            ":request": {"S": request_id},
+        }
+        if notice.about:
+            adds.append("#abouts :about")
+            values[":about"] = {"SS": [notice.about]}
+        names = {f"#{name}": name for name in first}
+        names |= {
+            "#listed": "listed",
+            "#members": "members",
+            "#count": "notice_count",
+            "#abouts": "abouts",
+        }
+        return self.dynamodb.update_item(
             TableName=self.table,
             Key={"pk": {"S": key}},
-            UpdateExpression="SET #expires = if_not_exists(#expires, :expires), "
-            "#flushed = if_not_exists(#flushed, :no) ADD #count :one",
-            ExpressionAttributeNames={
-                "#expires": "expires",
-                "#flushed": "flushed",
-                "#count": "notice_count",
-            },
-            ExpressionAttributeValues={
-                ":expires": {"N": str(ends + 86400)},
-                ":no": {"BOOL": False},
-                ":one": {"N": "1"},
-            },
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-        return int(attributes["notice_count"]["N"]), bool(attributes["flushed"]["BOOL"])
-
-    def _list(
-        self, key: str, notice: Notice, keys: tuple[str, ...], line: str, ends: int, *, first: bool
-    ) -> None:
-        """List the resource in the window; the first notice also leaves the window's text."""
-        values: dict[str, Any] = {":none": {"L": []}, ":line": {"L": [{"S": line}]}}
-        names = {"#listed": "listed"}
-        assignments = ["#listed = list_append(if_not_exists(#listed, :none), :line)"]
-        if first:
-            fields = {
-                "expires": {"N": str(ends + 86400)},
-                "recipient": {"S": notice.recipient},
-                "missing_keys": {"L": [{"S": k} for k in keys]},
-                "outcome": {"S": notice.outcome.value},
-                "subject": {"S": notice.subject},
-                "body": {"S": notice.body},
-                "window_ends": {"N": str(ends)},
-            }
-            assignments += [f"#{name} = :{name}" for name in fields]
-            names |= {f"#{name}": name for name in fields}
-            values |= {f":{name}": value for name, value in fields.items()}
-        self.dynamodb.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": key + TEXT_SUFFIX}},
-            UpdateExpression="SET " + ", ".join(assignments),
+            UpdateExpression=f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+            ConditionExpression="attribute_not_exists(#members) OR "
+            "(NOT contains(#members, :request) AND size(#members) < :max)",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+
+    def _count(self, key: str) -> Mapping[str, Any]:
+        """A notice beyond the listed ones: counted (a retry of it may be counted twice)."""
+        return self.dynamodb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": key}},
+            UpdateExpression="ADD #count :one",
+            ConditionExpression="attribute_exists(#members)",
+            ExpressionAttributeNames={"#count": "notice_count", "#members": "members"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+
+    def _get(self, key: str) -> Mapping[str, Any] | None:
+        return self.dynamodb.get_item(
+            TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+
+    def _after(self, key: str, item: Mapping[str, Any], request_id: str, now: float) -> Delivery:
+        """The step after counting: the opener starts the timer (or sends); a notice that
+        finds the window's timer lost starts another."""
+        if item["flushed"]["BOOL"]:
+            return Delivery.SENT if item["opener"]["S"] == request_id else Delivery.SUPPRESSED
+        if item["opener"]["S"] == request_id:
+            return self._start(key)
+        overdue = float(item["opened"]["N"]) + self.delay_seconds + OVERDUE_SECONDS
+        if "lease_ends" not in item and now > overdue:
+            logger.warning("notification window overdue: its timer is started again")
+            self._start(key)
+        return Delivery.GATHERED
+
+    def _start(self, key: str) -> Delivery:
+        """The window's timer: a delayed message to the digest function, or (no delay) the
+        message now. A timer started twice sends once: `flush` is done once per window."""
+        if self.delay_seconds <= 0 or self.sqs is None or not self.queue_url:
+            self.flush(key)
+            return Delivery.SENT
+        self.sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps({"key": key}),
+            DelaySeconds=int(min(self.delay_seconds, MAX_SQS_DELAY)),
         )
+        return Delivery.SCHEDULED
 
     def flush(self, key: str) -> bool:
-        """Send the window's one message, unless it went out already. True when sent now."""
+        """Send the window's one message, unless it went out already or another flush holds
+        it. True when sent now. A failed Publish gives the window back (the retry sends it);
+        once Publish succeeded, nothing sends it again."""
         now = int(self.clock())
+        lease = {"N": str(now + _LEASE_SECONDS)}
         try:
             item = self.dynamodb.update_item(
                 TableName=self.table,
@@ -182,7 +247,7 @@ class Outbox:
                     "AND (attribute_not_exists(lease_ends) OR lease_ends < :now)"
                 ),
                 ExpressionAttributeValues={
-                    ":lease": {"N": str(now + _LEASE_SECONDS)},
+                    ":lease": lease,
                     ":no": {"BOOL": False},
                     ":now": {"N": str(now)},
                 },
@@ -192,27 +257,49 @@ class Outbox:
             if is_conditional_failure(error):
                 return False
             raise
-        text = self.dynamodb.get_item(
-            TableName=self.table, Key={"pk": {"S": key + TEXT_SUFFIX}}, ConsistentRead=True
-        ).get("Item")
-        if text is None:  # the first notice's text is not written yet: try again later
-            raise WindowNotReadyError(f"window {key} has no text yet")
-        self.notifier.send(_message(int(item["notice_count"]["N"]), text))
-        self.dynamodb.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": key}},
-            UpdateExpression="SET flushed = :yes",
-            ExpressionAttributeValues={":yes": {"BOOL": True}},
-        )
+        try:
+            self.notifier.send(message(item))
+        except BaseException:
+            self._give_back(key, lease)
+            raise
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET flushed = :yes",
+                ExpressionAttributeValues={":yes": {"BOOL": True}},
+            )
+        except ClientError:
+            # The message went: the lease keeps other flushes off, and no timer is started
+            # for a window someone tried to send. Sending it again would be the worse error.
+            logger.exception("window sent but not marked flushed", extra={"window": key})
         return True
 
+    def _give_back(self, key: str, lease: dict[str, str]) -> None:
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="REMOVE lease_ends",
+                ConditionExpression="lease_ends = :lease",
+                ExpressionAttributeValues={":lease": lease},
+            )
+        except ClientError:  # the lease runs out on its own; the retry waits for it
+            logger.exception("window lease not given back", extra={"window": key})
 
-def _message(total: int, item: Mapping[str, Any]) -> Notice:
+
+def _members(item: Mapping[str, Any]) -> set[str]:
+    return set(item.get("members", {}).get("SS", []))
+
+
+def message(item: Mapping[str, Any]) -> Notice:
     """The window's message: the notice itself if it stands alone, else a digest."""
     outcome = Outcome(item["outcome"]["S"])
     recipient = item["recipient"]["S"]
+    role = item["role"]["S"]
+    total = int(item["notice_count"]["N"])
     if total == 1:
-        return Notice(recipient, outcome, item["subject"]["S"], item["body"]["S"])
+        return Notice(recipient, outcome, item["subject"]["S"], item["body"]["S"], role=role)
     return compose_digest(
         recipient=recipient,
         outcome=outcome,
@@ -221,4 +308,6 @@ def _message(total: int, item: Mapping[str, Any]) -> Notice:
         lines=[line["S"] for line in item["listed"]["L"]],
         first_body=item["body"]["S"],
         window_ends=int(item["window_ends"]["N"]),
+        role=role,
+        creators=tuple(sorted(item.get("abouts", {}).get("SS", []))),
     )

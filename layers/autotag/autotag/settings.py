@@ -75,6 +75,9 @@ class Settings:
     # CloudTrail's LookupEvents allows 2 requests a second per account and Region: the pace of
     # the creator look-ups of one container.
     trail_interval_seconds: float = 0.5
+    # How long a request holds the resource it is writing (read again, AddTags). The lease
+    # runs out on its own; another trigger for the same resource waits for it.
+    lease_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,4 +104,5 @@ class Settings:
             digest_queue_url=read.optional("DIGEST_QUEUE_URL"),
             sweep_margin_seconds=read.seconds("SWEEP_MARGIN_SECONDS", 60),
             trail_interval_seconds=read.seconds("TRAIL_INTERVAL_SECONDS", 0.5),
+            lease_seconds=read.seconds("LEASE_SECONDS", 10),
         )

@@ -8,14 +8,14 @@
 | `sweep#position`, `sweep#lease`, `sweep:<hash>` | its place, its lease, what it did | sweep |
 
 The resource item keeps the creator recorded at Create time (the first trusted one stays), the
-request ids handled for the resource (a repeated delivery finds its id and does nothing), and
-the lease of the one invocation writing its tags. Every item expires through the TTL attribute
-`expires` (epoch seconds).
+request ids handled for the resource (a repeated delivery finds its id and does nothing), the
+short lease of the one invocation writing its tags (it runs out on its own: no second write),
+and the notices the last request decided (its retry offers them again). Every item expires
+through the TTL attribute `expires` (epoch seconds).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -41,11 +41,14 @@ SWEEP_MARK_PREFIX: Final = "sweep:"
 
 RECORD_SECONDS: Final = 3 * 365 * 86400  # as long as a resource plausibly lives
 DRIFT_SECONDS: Final = 365 * 86400
-LOCK_SECONDS: Final = 30
 
 
 class LockBusyError(Exception):
     """Another invocation is writing tags to the same resource right now: retried later."""
+
+    def __init__(self, arn: str, until: float) -> None:
+        super().__init__(f"{arn} is being tagged by another invocation until {until:.0f}")
+        self.until = until
 
 
 def key(text: str) -> dict[str, Any]:
@@ -73,19 +76,28 @@ class ResourceRecord:
 
     creator: Principal | None = None  # recorded when it was created (or first found)
     handled: frozenset[str] = frozenset()  # request ids already handled (exactly once)
+    last_request: str = ""  # the request that claimed it last
+    told: str | None = None  # the notices that request decided (JSON)
+    lease_owner: str = ""  # the request writing its tags now, until `lease_until`
+    lease_until: float = 0.0
 
 
 NO_RECORD: Final = ResourceRecord()
 
 
 class AlreadyHandledError(Exception):
-    """Another delivery of the same request finished first."""
+    """Another delivery of the same request (or an earlier try of it) claimed it first."""
+
+    def __init__(self, request_id: str, record: ResourceRecord = NO_RECORD) -> None:
+        super().__init__(request_id)
+        self.record = record
 
 
 class StateTable:
     """One item per resource (`resource#<arn>`): its creator, the request ids handled for it
-    (exactly once per request), and a short lease held by the one invocation writing its tags.
-    A request costs one read and one write; one that writes tags, one more (the lease)."""
+    (exactly once per request), a short lease held by the one invocation writing its tags, and
+    the notices decided. A request costs one conditional write (`claim`); a trigger that names
+    no creator reads the item first."""
 
     permissions: ClassVar = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 
@@ -115,8 +127,12 @@ class StateTable:
             return NO_RECORD
         text = item.get("creator", {}).get("S")
         return ResourceRecord(
-            principal_from_json(text) if text else None,
-            frozenset(item.get("handled", {}).get("SS", [])),
+            creator=principal_from_json(text) if text else None,
+            handled=frozenset(item.get("handled", {}).get("SS", [])),
+            last_request=item.get("last_request", {}).get("S", ""),
+            told=item.get("told", {}).get("S"),
+            lease_owner=item.get("lock_owner", {}).get("S", ""),
+            lease_until=float(item.get("lock_until", {}).get("N", "0")),
         )
 
     def creator(self, arn: str) -> Principal | None:
@@ -135,43 +151,80 @@ class StateTable:
             },
         )
 
-    def lock(self, arn: str, owner: str, request_id: str) -> bool:
-        """Take the resource's lease for `request_id`; False when another invocation holds it.
-        AlreadyHandledError when the request was handled meanwhile (a duplicate delivery)."""
+    def claim(
+        self,
+        arn: str,
+        request_id: str,
+        *,
+        creator: Principal | None = None,
+        replace: bool = False,
+        lease_seconds: float = 0.0,
+        told: str | None = None,
+        again: bool = False,
+        owner: str = "",
+    ) -> None:
+        """The one write a request makes about its resource, before any tag is written or any
+        notice offered: the request is handled (exactly once); the creator kept (a Create call
+        replaces an older record, other triggers only fill one in); with `lease_seconds`, the
+        resource is this request's to write for that long; `told` keeps the notices decided, so
+        that a retry offers them again even when the tags it finds need nothing more.
+
+        Refused when another request holds the lease (LockBusyError, with its end) or this
+        request was handled (AlreadyHandledError, with the record). `again`: a request whose
+        tags still need writing may claim again what its own earlier try claimed. `owner` names
+        this try (the lease is a try's, not a request's: two deliveries of one request at once
+        do not both write)."""
+        owner = owner or request_id
         now = self._clock()
+        sets = ["#expires = :expires", "#last = :id"]
+        names = {"#handled": "handled", "#expires": EXPIRES, "#last": "last_request"}
+        names |= {"#owner": "lock_owner", "#until": "lock_until", "#told": "told"}
+        values: dict[str, Any] = {
+            ":ids": {"SS": [request_id]},
+            ":id": {"S": request_id},
+            ":me": {"S": owner},
+            ":now": {"N": str(now)},
+            ":expires": self._expires(RECORD_SECONDS),
+        }
+        if creator is not None:
+            sets.append(
+                "#creator = :creator" if replace else "#creator = if_not_exists(#creator, :creator)"
+            )
+            names["#creator"] = "creator"
+            values[":creator"] = {"S": principal_to_json(creator)}
+        if lease_seconds > 0:
+            sets += ["#owner = :me", "#until = :until"]
+            values[":until"] = {"N": str(now + lease_seconds)}
+        if told is not None:
+            sets.append("#told = :told")
+            values[":told"] = {"S": told}
+        expression = f"SET {', '.join(sets)} ADD #handled :ids"
+        if told is None:
+            expression += " REMOVE #told"
+        fresh = "(attribute_not_exists(#handled) OR NOT contains(#handled, :id))"
+        if again:
+            fresh = f"({fresh} OR #last = :id)"
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=key(RESOURCE_PREFIX + arn),
-                UpdateExpression="SET #owner = :me, #until = :until, #expires = :expires",
+                UpdateExpression=expression,
                 ConditionExpression=(
-                    "(attribute_not_exists(#until) OR #until < :now OR #owner = :me) "
-                    "AND (attribute_not_exists(#handled) OR NOT contains(#handled, :id))"
+                    f"(attribute_not_exists(#until) OR #until < :now OR #owner = :me) AND {fresh}"
                 ),
-                ExpressionAttributeNames={
-                    "#owner": "lock_owner",
-                    "#until": "lock_until",
-                    "#expires": EXPIRES,
-                    "#handled": "handled",
-                },
-                ExpressionAttributeValues={
-                    ":me": {"S": owner},
-                    ":until": {"N": str(int(now + LOCK_SECONDS))},
-                    ":now": {"N": str(int(now))},
-                    ":id": {"S": request_id},
-                    ":expires": self._expires(RECORD_SECONDS),
-                },
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as error:
             if not is_conditional_failure(error):
                 raise
-            if request_id in self.record(arn).handled:
-                raise AlreadyHandledError(request_id) from None
-            return False
-        return True
+            record = self.record(arn)
+            if record.lease_until > now and record.lease_owner != owner:
+                raise LockBusyError(arn, record.lease_until) from None
+            raise AlreadyHandledError(request_id, record) from None
 
-    def unlock(self, arn: str, owner: str) -> None:
-        """Give the lease back without marking the request handled (it failed: retried)."""
+    def release(self, arn: str, owner: str) -> None:
+        """Give the lease back (a try that failed: its retry should not wait for it)."""
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -182,66 +235,8 @@ class StateTable:
                 ExpressionAttributeValues={":me": {"S": owner}},
             )
         except ClientError as error:
-            if not is_conditional_failure(error):  # else expired and taken: theirs now
+            if not is_conditional_failure(error):  # else it ran out and is another's now
                 raise
-
-    def finish(
-        self,
-        arn: str,
-        request_id: str,
-        creator: Principal | None,
-        owner: str | None,
-        *,
-        replace: bool = False,
-    ) -> None:
-        """One write: the request is handled; the creator kept if none was (the first trusted
-        creator stays); the lease, if `owner` holds it, given back. Without a lease, the write
-        is also the duplicate check: AlreadyHandledError when the request was handled before
-        (a request that takes the lease was checked when it took it)."""
-        sets = ["#expires = :expires"]
-        names = {"#handled": "handled", "#expires": EXPIRES}
-        values: dict[str, Any] = {
-            ":id": {"SS": [request_id]},
-            ":expires": self._expires(RECORD_SECONDS),
-        }
-        if creator is not None:
-            sets.append(
-                "#creator = :creator" if replace else "#creator = if_not_exists(#creator, :creator)"
-            )
-            names["#creator"] = "creator"
-            values[":creator"] = {"S": principal_to_json(creator)}
-        expression = f"SET {', '.join(sets)} ADD #handled :id"
-        if owner is None:
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=key(RESOURCE_PREFIX + arn),
-                    UpdateExpression=expression,
-                    ConditionExpression=(
-                        "attribute_not_exists(#handled) OR NOT contains(#handled, :one)"
-                    ),
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues={**values, ":one": {"S": request_id}},
-                )
-            except ClientError as error:
-                if not is_conditional_failure(error):
-                    raise
-                raise AlreadyHandledError(request_id) from None
-            return
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=key(RESOURCE_PREFIX + arn),
-                UpdateExpression=f"{expression} REMOVE #owner, #until",
-                ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={**names, "#owner": "lock_owner", "#until": "lock_until"},
-                ExpressionAttributeValues={**values, ":me": {"S": owner}},
-            )
-        except ClientError as error:
-            if not is_conditional_failure(error):
-                raise
-            with contextlib.suppress(AlreadyHandledError):  # the lease ran out: keep the rest
-                self.finish(arn, request_id, creator, None, replace=replace)
 
     # ------------------------------------------------------------------ report-only drift
 

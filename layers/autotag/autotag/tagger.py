@@ -19,6 +19,7 @@ nothing.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -33,7 +34,7 @@ from autotag.decide import Decision, Evidence, Told, attribute, decide, find_per
 from autotag.events import SkipEventError, Subject, Trigger
 from autotag.identity import NO_CLAIMS, Claims, Principal, PrincipalKind, claims, who
 from autotag.lineage import NO_PARENT, Lineage
-from autotag.notify import Notifier
+from autotag.notify import ADMIN, CREATOR, PROJECT_OWNER, Notice, Notifier
 from autotag.observability import Counter, logger
 from autotag.outbox import Delivery, Direct, Held, Outbox
 from autotag.policy import OWNER_KEY, PROJECT_KEY, Drift, Policy
@@ -69,7 +70,6 @@ class ResourceNotVisibleError(Exception):
 
 
 _VISIBILITY_WAITS: Final = (0.5, 1.0, 2.0)  # seconds: a short, bounded wait before giving up
-_LEASE_WAITS: Final = (0.2, 0.4, 0.8, 1.6)  # another trigger is writing the same resource
 
 
 def _event_age(call: Subject, now: datetime) -> float | None:
@@ -147,17 +147,34 @@ class Tagger:
         self, call: Subject, context: LambdaContext | LocalContext | None = None
     ) -> dict[str, Any]:
         """One subject. With a state table, each request id is handled once: a repeated
-        delivery writes and tells nothing (the resource's record lists what was handled)."""
+        delivery writes nothing and only finishes telling what its first try decided. A
+        resource another request is writing is waited for (its lease is short), then read
+        afresh."""
         del context  # the record is per request id; Lambda's context adds nothing to it
-        try:
-            return self.tag(call)
-        except AlreadyHandledError:
-            return self.duplicate(call)
+        waited = 0.0
+        while True:
+            try:
+                return self.tag(call)
+            except AlreadyHandledError as handled:
+                return self.duplicate(call, handled.record)
+            except LockBusyError as busy:
+                wait = min(max(busy.until - time.time(), 0.05), self.settings.lease_seconds)
+                if waited + wait > self.settings.lease_seconds * 1.5:
+                    self.count("ResourcesBusy")
+                    raise
+                self.sleep(wait)
+                waited += wait
 
-    def duplicate(self, call: Subject) -> dict[str, Any]:
+    def duplicate(self, call: Subject, record: ResourceRecord = NO_RECORD) -> dict[str, Any]:
+        """A request claimed before. If its notices were decided (and perhaps not all offered:
+        the try failed after its claim), they are offered again; offering is idempotent."""
         self.count("EventsDuplicate")
         logger.info("duplicate event", extra={"eventId": call.event_id})
-        return self.brief(call, "duplicate", duplicate=True)
+        offered: list[str] = []
+        if self.notices.replayable and record.told and record.last_request == call.event_id:
+            for notice, keys, line in unpack_told(record.told):
+                offered.append(self.notices.offer(notice, keys, line, call.event_id).value)
+        return self.brief(call, "duplicate", duplicate=True, offered_again=offered)
 
     def read_existing(self, call: Subject) -> dict[str, str] | None:
         """The resource's tags; None when it was deleted. A resource too new to be visible gets
@@ -329,8 +346,9 @@ class Tagger:
         record = NO_RECORD
         if self.table is not None and call.trigger not in _CREATE_TRIGGERS:
             record = self.table.record(call.resource.arn)
-            if call.event_id in record.handled and self.settings.mode is Mode.ENFORCE:
-                raise AlreadyHandledError(call.event_id)
+            finished = call.event_id in record.handled and record.last_request != call.event_id
+            if finished and self.settings.mode is Mode.ENFORCE:
+                raise AlreadyHandledError(call.event_id, record)
         listed = self.read_existing(call)
         if listed is None:
             return self.gone(call)
@@ -342,38 +360,39 @@ class Tagger:
     def apply(
         self, evidence: Evidence, decision: Decision, listed: Mapping[str, str]
     ) -> dict[str, Any]:
-        """Every write, in an order that survives one failure: under the resource's lease, the
-        tags are read again (another trigger or a person may have tagged it meanwhile) and, if
-        they changed, gathered and decided again; then tell, then AddTags; last, one write
-        marks the request handled, keeps the creator and gives the lease back. A failure on
-        the way gives the lease back unmarked: Lambda's retry does it all again."""
+        """Every write, in an order that survives one failure:
+          1. claim: one conditional write (the request handled, the creator kept, the notices
+             decided, and, when tags are to be written, a short lease on the resource);
+          2. read the tags again under the lease (another trigger or a person may have tagged
+             it meanwhile) and, if they changed, gather and decide again;
+          3. AddTags;
+          4. tell (after the write: a notice never says a tag was added that was not).
+        A failure at 2 or 3 leaves the request claimed by itself: Lambda's retry claims it
+        again and does the rest. A failure at 4 finds the tags written: the retry is a
+        duplicate, which offers the claimed notices again (offering is idempotent)."""
         call = evidence.call
-        # Whatever writes or tells takes the resource's lease (which also turns a duplicate
-        # away before it tells anyone); an event that does neither costs one write, at the end.
-        acts = bool(decision.writes or decision.notice or decision.membership)
-        owner = self.lease(call) if acts else None
+        owner = f"{call.event_id}#{uuid.uuid4().hex[:8]}"  # this try
+        self.claim(evidence, decision, owner)
         try:
             if decision.writes:
                 fresh = self.read_existing(call)
                 if fresh is None:
-                    self.release(call, owner)
                     return self.gone(call, decision.principal)
                 if fresh != listed:  # gathered again: the new tags may name another project
                     record = ResourceRecord(evidence.recorded)
                     evidence = self.gather(call, self.registry.config(), fresh, record)
                     decision = decide(evidence)
                     self.count("ResourcesChangedMeanwhile")
+                    self.claim(evidence, decision, owner, again=True)
             if decision.withhold and self.table is not None:
                 self.table.withhold(call.resource.arn, list(decision.withhold))
-            told = [t for t in (decision.notice, decision.membership) if t is not None]
-            deliveries = [self.tell(notice) for notice in told]
             if decision.writes and not self.write(call, decision.plan):
-                self.release(call, owner)
                 return self.gone(call, decision.principal)
         except BaseException:
-            self.release(call, owner)
+            if decision.writes and self.table is not None:
+                self.table.release(call.resource.arn, owner)
             raise
-        self.finish(evidence, decision, owner)
+        deliveries = [self.tell(told, call.event_id) for told in _told(decision)]
         status = decision.status
         self.count("ResourcesCompliant" if status == "compliant" else "ResourcesMissingTags")
         if not decision.plan.complete:
@@ -383,14 +402,18 @@ class Tagger:
         logger.info("resource handled", extra={"summary": summary})
         return summary
 
-    def tell(self, told: Told) -> Delivery:
-        delivery = self.notices.offer(told.notice, told.keys, told.line)
+    def tell(self, told: Told, request_id: str) -> Delivery:
+        delivery = self.notices.offer(told.notice, told.keys, told.line, request_id)
         self.count(_DELIVERY_METRIC[delivery])
+        if delivery in _REACHES:
+            self.count(_RECIPIENT_METRIC.get(told.notice.role, "NoticesToAdmin"))
         return delivery
 
-    def finish(self, evidence: Evidence, decision: Decision, owner: str | None) -> None:
-        """The request is handled; the creator is kept for the triggers that name none (state
-        change, drift, sweep). A dry run records nothing."""
+    def claim(
+        self, evidence: Evidence, decision: Decision, owner: str, *, again: bool = False
+    ) -> None:
+        """The request's one write (autotag.state.StateTable.claim). A dry run records
+        nothing: running it twice gives the same answer."""
         if self.table is None or evidence.mode is not Mode.ENFORCE:
             return
         principal = decision.principal
@@ -401,29 +424,17 @@ class Tagger:
         # only fill one in.
         replace = call.trigger in _CREATE_TRIGGERS and known
         keep = replace or (evidence.recorded is None and known)
-        self.table.finish(
-            call.resource.arn, call.event_id, principal if keep else None, owner, replace=replace
+        told = _told(decision)
+        self.table.claim(
+            call.resource.arn,
+            call.event_id,
+            creator=principal if keep else None,
+            replace=replace,
+            lease_seconds=self.settings.lease_seconds if decision.writes else 0.0,
+            told=pack_told(told) if told else None,
+            again=again or bool(decision.writes),
+            owner=owner,
         )
-
-    def release(self, call: Subject, owner: str | None) -> None:
-        """Give the lease back without marking the request handled: a retry does it again."""
-        if owner is not None and self.table is not None:
-            self.table.unlock(call.resource.arn, owner)
-
-    def lease(self, call: Subject) -> str | None:
-        """One writer per resource at a time: two triggers for one resource end as if they ran
-        one after the other. The lease's owner, or None without a state table."""
-        if self.table is None or self.settings.mode is not Mode.ENFORCE:
-            return None
-        owner = f"{call.event_id}#{uuid.uuid4().hex[:8]}"
-        for delay in (*_LEASE_WAITS, None):
-            if self.table.lock(call.resource.arn, owner, call.event_id):
-                return owner
-            if delay is None:
-                self.count("ResourcesBusy")
-                raise LockBusyError(f"{call.resource.arn} is being tagged by another invocation")
-            self.sleep(delay)
-        return None  # not reached: the loop returns or raises
 
     def write(self, call: Subject, plan: TagPlan) -> bool:
         """AddTags; False when the resource was deleted meanwhile. A refusal raises."""
@@ -439,6 +450,28 @@ class Tagger:
         self.count("ResourcesTagged")
         self.count("TagsAdded", len(plan.add))
         return True
+
+
+def _told(decision: Decision) -> list[Told]:
+    return [t for t in (decision.notice, decision.membership) if t is not None]
+
+
+def pack_told(told: list[Told]) -> str:
+    """The notices decided, as the resource's record keeps them."""
+    return json.dumps(
+        [{"notice": t.notice.to_json(), "keys": list(t.keys), "line": t.line} for t in told]
+    )
+
+
+def unpack_told(text: str) -> list[tuple[Notice, tuple[str, ...], str]]:
+    try:
+        return [
+            (Notice.from_json(item["notice"]), tuple(item["keys"]), item["line"])
+            for item in json.loads(text)
+        ]
+    except (ValueError, KeyError, TypeError):
+        logger.warning("a claimed notice could not be read", extra={"told": text[:200]})
+        return []
 
 
 # What handling one resource can fail with, short of the whole account being unreachable: the
@@ -467,6 +500,14 @@ _DELIVERY_METRIC: Final = {
     Delivery.SCHEDULED: "NotificationsScheduled",
     Delivery.GATHERED: "NotificationsGathered",
     Delivery.SUPPRESSED: "NotificationsSuppressed",
+    Delivery.HELD: "NotificationsHeld",
+}
+# Notices that will reach their reader (sent, or in a message still to go), by reader.
+_REACHES: Final = frozenset({Delivery.SENT, Delivery.SCHEDULED, Delivery.GATHERED})
+_RECIPIENT_METRIC: Final = {
+    CREATOR: "NoticesToCreator",
+    PROJECT_OWNER: "NoticesToProjectOwner",
+    ADMIN: "NoticesToAdmin",
 }
 
 

@@ -1,0 +1,148 @@
+"""Notices that always arrive: one injected failure at each step after a notice is decided,
+through the real handlers (the tagging function retried as Lambda retries an asynchronous
+invocation, the digest function as SQS redelivers a batch item), ends with exactly one message
+for the window."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import botocore.endpoint
+import pytest
+
+import app
+from app import lambda_handler
+from local import functions
+from local.emulator import Emulator, Stack
+from local.faults import Faults
+from tests.conftest import FakeContext, load_event, seed_from_event, tags_of
+from tests.conftest import variant as distinct
+
+EVENT = "studio-source-identity_CreateTrainingJob"  # alice: she is told, Added: ...
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Faults]]:
+    """Faults installed on the functions' clients; botocore's backoff does not sleep."""
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=lambda _: None))
+    installed: list[Faults] = []
+    yield installed
+    assert boto3.DEFAULT_SESSION is not None
+    for fault in installed:
+        fault.uninstall(boto3.DEFAULT_SESSION.events)
+    app.tagger.cache_clear()
+    functions.module("notify_digest").outbox.cache_clear()
+
+
+def like_lambda(event: dict[str, Any], attempts: int = 3) -> list[dict[str, Any] | str]:
+    """An asynchronous invocation: the first try and Lambda's retries after an error."""
+    outcomes: list[dict[str, Any] | str] = []
+    for _ in range(attempts):
+        try:
+            outcomes.append(lambda_handler(event, FakeContext()))
+        except Exception as error:  # Lambda retries any error
+            outcomes.append(f"{type(error).__name__}: {error}")
+            continue
+        return outcomes
+    return outcomes
+
+
+def fire_timers(emulator: Emulator, stack: Stack, wait: float) -> int:
+    """The digest function as SQS runs it: each timer handled, a failed one delivered again.
+    Returns how many timers it took."""
+    digest = functions.module("notify_digest").lambda_handler
+    taken = 0
+    batch = emulator.sqs_event(stack.digest_queue_url, expect=1, timeout=wait)["Records"]
+    while batch:
+        taken += len(batch)
+        try:
+            answer = digest({"Records": batch}, FakeContext())
+        except Exception:  # the whole batch failed: SQS delivers all of it again
+            again = batch
+        else:
+            failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
+            again = [record for record in batch if record["messageId"] in failed]
+        later = emulator.sqs_event(stack.digest_queue_url, timeout=0.2)["Records"]
+        batch = again + later
+    return taken
+
+
+def install(installed: list[Faults], fault: Faults) -> Faults:
+    assert boto3.DEFAULT_SESSION is not None
+    fault.install(boto3.DEFAULT_SESSION.events)
+    installed.append(fault)
+    return fault
+
+
+def once(operation: str, matching: bytes = b"", after: int = 0) -> Faults:
+    """One failure of `operation` that botocore does not retry away."""
+    return Faults(
+        frozenset({operation}),
+        code="AccessDeniedException",
+        limit=1,
+        matching=matching,
+        after=after,
+    )
+
+
+# (where it fails, the fault, the window's gathering delay)
+FAILURES: dict[str, tuple[Faults, str]] = {
+    "the claim (state table)": (once("dynamodb.UpdateItem", b'"resource#'), "1"),
+    "the read under the lease": (once("sagemaker.ListTags", after=1), "1"),
+    "AddTags": (once("sagemaker.AddTags"), "1"),
+    "the window's write": (once("dynamodb.UpdateItem", b'"notice#'), "1"),
+    "the timer's SendMessage": (once("sqs.SendMessage"), "1"),
+    "the digest's lease on the window": (once("dynamodb.UpdateItem", b"lease_ends = :lease"), "1"),
+    "the digest's Publish": (once("sns.Publish"), "1"),
+    "the digest's mark of the window as sent": (
+        once("dynamodb.UpdateItem", b"flushed = :yes"),
+        "1",
+    ),
+    "Publish at once (no gathering delay)": (once("sns.Publish"), "0"),
+    "the mark after Publish at once": (once("dynamodb.UpdateItem", b"flushed = :yes"), "0"),
+}
+
+
+@pytest.mark.parametrize("where", list(FAILURES))
+def test_one_failure_anywhere_ends_with_exactly_one_message(
+    emulator: Emulator,
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    quick_retries: list[Faults],
+    where: str,
+) -> None:
+    fault, delay = FAILURES[where]
+    monkeypatch.setenv("DIGEST_DELAY_SECONDS", delay)
+    app.tagger.cache_clear()
+    functions.module("notify_digest").outbox.cache_clear()
+    first, second = distinct(load_event(EVENT), 1), distinct(load_event(EVENT), 2)
+    for event in (first, second):
+        seed_from_event(emulator, event)
+    install(quick_retries, fault)
+
+    outcomes = like_lambda(first) + like_lambda(second)
+    timers = fire_timers(emulator, stack, wait=3.0 if delay != "0" else 0.2)
+    notes = emulator.notifications(stack)
+
+    print(json.dumps({"where": where, "outcomes": outcomes, "timers": timers}, default=str))
+    assert sum(fault.failed.values()) == 1, f"the fault at {where} never fired"
+    assert len(notes) == 1, [n.subject for n in notes]
+    message = notes[0]
+    assert message.recipient == "alice@example.com"
+    resources = [e["detail"]["responseElements"]["trainingJobArn"] for e in (first, second)]
+    if delay == "0":  # the first notice went alone; the second was counted in its window
+        assert resources[0] in message.body
+    else:  # both gathered into one digest
+        assert all(arn in message.body for arn in resources), message.body
+        assert message.body.startswith("2 SageMaker resources you created")
+    for arn in resources:  # and the tags were written, once each
+        assert tags_of(emulator, arn)["Project"] == "Alpha-NLP"
+    replay = like_lambda(first)  # one more delivery changes nothing
+    assert isinstance(replay[-1], dict)
+    assert replay[-1]["status"] == "duplicate"
+    fire_timers(emulator, stack, wait=0.2)
+    assert emulator.notifications(stack) == []
