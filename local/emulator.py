@@ -71,6 +71,7 @@ class Stack:
     dead_letter_url: str  # the rule's dead-letter queue
     failed_events_url: str  # the function's on-failure destination
     digest_queue_url: str  # the notification windows' timer
+    digest_dead_letter_url: str = ""  # timers the digest function failed on
 
     def environ(self) -> dict[str, str]:
         """The function's environment variables, as template.yaml sets them."""
@@ -212,6 +213,9 @@ class Emulator:
             dead_letter_url=sqs.create_queue(QueueName=f"{name}-dead-letter")["QueueUrl"],
             failed_events_url=sqs.create_queue(QueueName=f"{name}-failed-events")["QueueUrl"],
             digest_queue_url=sqs.create_queue(QueueName=f"{name}-digest")["QueueUrl"],
+            digest_dead_letter_url=sqs.create_queue(QueueName=f"{name}-digest-dead-letter")[
+                "QueueUrl"
+            ],
         )
 
     def notifications(self, stack: Stack) -> list[Notification]:

@@ -11,6 +11,7 @@ import contextlib
 import copy
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -262,6 +263,7 @@ def test_a_persons_own_add_tags_between_read_and_write_is_kept(
         emulator.sagemaker().add_tags(
             ResourceArn=arn, Tags=[{"Key": "Project", "Value": "Beta-Forecast"}]
         )
+        time.sleep(0.6)  # while the tagger gathers (a creator looked up in CloudTrail, say)
 
     after_first_read(monkeypatch, bob_tags_it_himself)
     run(event)

@@ -107,6 +107,30 @@ def test_handle_dry_run_writes_nothing(
     assert emulator.sagemaker().list_tags(ResourceArn=summary["resourceArn"])["Tags"] == []
 
 
+def test_handle_dry_run_is_silent_and_gives_the_same_answer_twice(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's troubleshooting step: it shows the message it would send, and publishes,
+    writes and records nothing (no creator record, no handled request, no window)."""
+    event = load_event("sso_CreateAutoMLJob")
+    seed_from_event(emulator, event)
+    path = str(EVENTS / "sso_CreateAutoMLJob.json")
+    answers = []
+    for _ in range(2):
+        assert cli.main(["handle", path, "--dry-run", "--json"]) == 0
+        answers.append(json.loads(capsys.readouterr().out))
+    assert answers[0] == answers[1]
+    first = answers[0]
+    assert first["status"] == "dry-run"
+    assert [n["recipient"] for n in first["wouldSend"]] == ["carol@example.com"]
+    assert "Would add (dry run, nothing written):" in first["wouldSend"][0]["body"]
+    assert emulator.notifications(stack) == []
+    assert table_items(emulator, stack.state_table) == {}
+    assert emulator.sagemaker().list_tags(ResourceArn=first["resourceArn"])["Tags"] == []
+    assert cli.main(["handle", path, "--dry-run"]) == 0  # the table view shows the message
+    assert "Would send to carol@example.com" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(None, "cannot read the file"), ("{not json", "not valid JSON")],
@@ -229,8 +253,8 @@ def test_redrive_replays_both_queues_and_deletes_only_what_succeeded(
 
     args = ["redrive", "--queue", stack.dead_letter_url, "--queue", stack.failed_events_url]
     assert cli.main(args) == 1  # one message could not be replayed: it stays
-    out = capsys.readouterr().out
-    assert "replayed 1 (1 tagged)" in out
+    out = " ".join(capsys.readouterr().out.split())
+    assert "dead-letter: replayed 1 (1 events: 1 tagged)" in out  # each queue says what it held
     assert "1 unreadable" in out
     for event in (undelivered, failed):
         arn = next(iter(event["detail"]["responseElements"].values()))
@@ -243,5 +267,5 @@ def test_redrive_replays_both_queues_and_deletes_only_what_succeeded(
     # a second run replays nothing twice: the eventIDs were handled once already
     sqs.send_message(QueueUrl=stack.dead_letter_url, MessageBody=json.dumps(undelivered))
     assert cli.main(["redrive", "--queue", stack.dead_letter_url]) == 0
-    assert "replayed 1 (1 duplicate)" in " ".join(capsys.readouterr().out.split())
+    assert "replayed 1 (1 events: 1 duplicate)" in " ".join(capsys.readouterr().out.split())
     assert len(emulator.notifications(stack)) == 2

@@ -146,3 +146,45 @@ def test_one_failure_anywhere_ends_with_exactly_one_message(
     assert replay[-1]["status"] == "duplicate"
     fire_timers(emulator, stack, wait=0.2)
     assert emulator.notifications(stack) == []
+
+
+def test_a_timer_the_digest_function_gave_up_on_is_redriven(
+    emulator: Emulator,
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    quick_retries: list[Faults],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Publish refused until SQS gives the timer to the digest dead-letter queue (not the
+    failed-events queue, whose messages are events); `autotag redrive` sends the window's
+    message from there and empties the queue, so its alarm clears."""
+    from autotag import cli  # noqa: PLC0415
+
+    monkeypatch.setenv("DIGEST_DELAY_SECONDS", "1")
+    app.tagger.cache_clear()
+    event = distinct(load_event(EVENT), 7)
+    seed_from_event(emulator, event)
+    assert like_lambda(event)[-1]["notification"] == "scheduled"  # type: ignore[index]
+    timer = emulator.sqs_event(stack.digest_queue_url, expect=1, timeout=3.0)["Records"]
+    install(quick_retries, Faults(frozenset({"sns.Publish"}), code="AccessDeniedException"))
+    digest = functions.module("notify_digest").lambda_handler
+    for _ in range(5):  # maxReceiveCount in template.yaml
+        with pytest.raises(Exception, match="All records failed"):
+            digest({"Records": timer}, FakeContext())
+    sqs = emulator.sqs()  # SQS moves it to the queue the template names
+    sqs.send_message(QueueUrl=stack.digest_dead_letter_url, MessageBody=timer[0]["body"])
+    for fault in quick_retries:  # Publish works again
+        assert boto3.DEFAULT_SESSION is not None
+        fault.uninstall(boto3.DEFAULT_SESSION.events)
+    quick_retries.clear()
+    assert emulator.notifications(stack) == []
+
+    assert cli.main(["redrive", "--queue", stack.digest_dead_letter_url]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "replayed 1 (1 digest timers: 1 digest sent)" in out
+    notes = emulator.notifications(stack)
+    assert [n.recipient for n in notes] == ["alice@example.com"]
+    left = sqs.get_queue_attributes(
+        QueueUrl=stack.digest_dead_letter_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert left == "0"

@@ -249,7 +249,7 @@ def test_everything_that_holds_data_uses_the_stack_key() -> None:
     found = template.resources()
     for topic in ("NotifyTopic", "AdminTopic"):
         assert found[topic]["Properties"]["KmsMasterKeyId"] == key
-    for queue in ("DeadLetterQueue", "FailedEventsQueue", "DigestQueue"):
+    for queue in ("DeadLetterQueue", "FailedEventsQueue", "DigestQueue", "DigestDeadLetterQueue"):
         assert found[queue]["Properties"]["KmsMasterKeyId"] == key
     for table in ("RegistryTable", "StateTable"):
         sse = found[table]["Properties"]["SSESpecification"]
@@ -276,7 +276,7 @@ def _named(value: dict[str, Any]) -> str:
     return str(value["Ref"]) if "Ref" in value else str(value["Fn::GetAtt"][0])
 
 
-def test_alarms_watch_errors_and_both_queues_and_tell_the_admins() -> None:
+def test_alarms_watch_errors_and_every_dead_letter_queue_and_tell_the_admins() -> None:
     alarms = [
         resource["Properties"]
         for resource in template.resources().values()
@@ -289,8 +289,18 @@ def test_alarms_watch_errors_and_both_queues_and_tell_the_admins() -> None:
         ("Errors", "SweepFunction"),
         ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue"),
         ("ApproximateNumberOfMessagesVisible", "FailedEventsQueue"),
+        ("ApproximateNumberOfMessagesVisible", "DigestDeadLetterQueue"),
     }
     assert all(a["AlarmActions"] == [{"Ref": "AdminTopic"}] for a in alarms)
+
+
+def test_failed_digest_timers_have_a_queue_of_their_own() -> None:
+    """Not the failed-events queue: `autotag redrive` reads events there, timers here."""
+    found = template.resources()
+    redrive = found["DigestQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["DigestDeadLetterQueue", "Arn"]}
+    outputs = template.load()["Outputs"]
+    assert outputs["DigestDeadLetterQueueUrl"]["Value"] == {"Ref": "DigestDeadLetterQueue"}
 
 
 def test_admin_mail_is_optional_and_filtered_on_the_notice_topic() -> None:

@@ -132,17 +132,24 @@ def cmd_handle(args: argparse.Namespace) -> int:
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
+    from autotag.outbox import Outbox  # noqa: PLC0415
     from autotag.redrive import redrive  # noqa: PLC0415
     from autotag.tagger import Tagger  # noqa: PLC0415
 
-    tagger = Tagger.from_settings(Settings.from_env(), _no_metrics)
+    settings = Settings.from_env()
+    tagger = Tagger.from_settings(settings, _no_metrics)
+    windows = tagger.notices
+    flush = windows.flush if isinstance(windows, Outbox) else None
     sqs = aws.sqs()
     kept = 0
     for queue in args.queue:
-        result = redrive(sqs, queue, lambda event: tagger.handle(event, LocalContext()))
+        result = redrive(
+            sqs, queue, lambda event: tagger.handle(event, LocalContext()), flush=flush
+        )
         statuses = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items()))
+        kinds = ", ".join(f"{n} {kind}s" for kind, n in sorted(result.kinds.items()))
         console().print(
-            f"{queue}: replayed {result.replayed} ({statuses or 'none'}), "
+            f"{queue}: replayed {result.replayed} ({kinds or 'nothing'}: {statuses or 'none'}), "
             f"kept {len(result.failed)} that failed again, {result.unreadable} unreadable"
         )
         for failure in result.failed:

@@ -142,12 +142,10 @@ class Outbox:
         Refused when the request was counted already or the window lists no more."""
         now, ends = when
         keys, line = listing
-        first = {
-            "expires": {"N": str(ends + 86400)},
+        head = {  # the window as its first notice opened it: one attribute, written once
             "window_ends": {"N": str(ends)},
             "opened": {"N": str(int(now))},
             "opener": {"S": request_id},
-            "flushed": {"BOOL": False},
             "recipient": {"S": notice.recipient},
             "role": {"S": notice.role},
             "missing_keys": {"L": [{"S": k} for k in keys]},
@@ -155,11 +153,17 @@ class Outbox:
             "subject": {"S": notice.subject},
             "body": {"S": notice.body},
         }
-        sets = [f"#{name} = if_not_exists(#{name}, :{name})" for name in first]
-        sets.append("#listed = list_append(if_not_exists(#listed, :none), :line)")
+        sets = [
+            "#head = if_not_exists(#head, :head)",
+            "#flushed = if_not_exists(#flushed, :no)",
+            "#expires = :expires",
+            "#listed = list_append(if_not_exists(#listed, :none), :line)",
+        ]
         adds = ["#members :id", "#count :one"]
-        values: dict[str, Any] = {f":{name}": value for name, value in first.items()}
-        values |= {
+        values: dict[str, Any] = {
+            ":head": {"M": head},
+            ":no": {"BOOL": False},
+            ":expires": {"N": str(ends + 86400)},
             ":none": {"L": []},
             ":line": {"L": [{"S": line}]},
             ":id": {"SS": [request_id]},
@@ -167,16 +171,18 @@ class Outbox:
             ":max": {"N": str(MAX_LISTED)},
             ":request": {"S": request_id},
         }
-        if notice.about:
-            adds.append("#abouts :about")
-            values[":about"] = {"SS": [notice.about]}
-        names = {f"#{name}": name for name in first}
-        names |= {
+        names = {
+            "#head": "head",
+            "#flushed": "flushed",
+            "#expires": "expires",
             "#listed": "listed",
             "#members": "members",
             "#count": "notice_count",
-            "#abouts": "abouts",
         }
+        if notice.about:  # the creators a digest to someone else names
+            adds.append("#abouts :about")
+            values[":about"] = {"SS": [notice.about]}
+            names["#abouts"] = "abouts"
         return self.dynamodb.update_item(
             TableName=self.table,
             Key={"pk": {"S": key}},
@@ -208,11 +214,13 @@ class Outbox:
     def _after(self, key: str, item: Mapping[str, Any], request_id: str, now: float) -> Delivery:
         """The step after counting: the opener starts the timer (or sends); a notice that
         finds the window's timer lost starts another."""
+        head = item["head"]["M"]
+        opener = head["opener"]["S"] == request_id
         if item["flushed"]["BOOL"]:
-            return Delivery.SENT if item["opener"]["S"] == request_id else Delivery.SUPPRESSED
-        if item["opener"]["S"] == request_id:
+            return Delivery.SENT if opener else Delivery.SUPPRESSED
+        if opener:
             return self._start(key)
-        overdue = float(item["opened"]["N"]) + self.delay_seconds + OVERDUE_SECONDS
+        overdue = float(head["opened"]["N"]) + self.delay_seconds + OVERDUE_SECONDS
         if "lease_ends" not in item and now > overdue:
             logger.warning("notification window overdue: its timer is started again")
             self._start(key)
@@ -294,20 +302,21 @@ def _members(item: Mapping[str, Any]) -> set[str]:
 
 def message(item: Mapping[str, Any]) -> Notice:
     """The window's message: the notice itself if it stands alone, else a digest."""
-    outcome = Outcome(item["outcome"]["S"])
-    recipient = item["recipient"]["S"]
-    role = item["role"]["S"]
+    head = item["head"]["M"]
+    outcome = Outcome(head["outcome"]["S"])
+    recipient = head["recipient"]["S"]
+    role = head["role"]["S"]
     total = int(item["notice_count"]["N"])
     if total == 1:
-        return Notice(recipient, outcome, item["subject"]["S"], item["body"]["S"], role=role)
+        return Notice(recipient, outcome, head["subject"]["S"], head["body"]["S"], role=role)
     return compose_digest(
         recipient=recipient,
         outcome=outcome,
-        keys=tuple(k["S"] for k in item["missing_keys"]["L"]),
+        keys=tuple(k["S"] for k in head["missing_keys"]["L"]),
         total=total,
         lines=[line["S"] for line in item["listed"]["L"]],
-        first_body=item["body"]["S"],
-        window_ends=int(item["window_ends"]["N"]),
+        first_body=head["body"]["S"],
+        window_ends=int(head["window_ends"]["N"]),
         role=role,
         creators=tuple(sorted(item.get("abouts", {}).get("SS", []))),
     )

@@ -24,8 +24,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -70,6 +70,10 @@ class ResourceNotVisibleError(Exception):
 
 
 _VISIBILITY_WAITS: Final = (0.5, 1.0, 2.0)  # seconds: a short, bounded wait before giving up
+# A write decided this long after the tags were read reads them again first (a person may have
+# tagged the resource while its creator was looked up). Sooner, a second read would leave the
+# same few milliseconds before AddTags as the first: SageMaker's AddTags takes no condition.
+_READ_AGAIN_AFTER: Final = timedelta(seconds=0.5)
 
 
 def _event_age(call: Subject, now: datetime) -> float | None:
@@ -349,22 +353,22 @@ class Tagger:
             finished = call.event_id in record.handled and record.last_request != call.event_id
             if finished and self.settings.mode is Mode.ENFORCE:
                 raise AlreadyHandledError(call.event_id, record)
+        read_at = self.clock()
         listed = self.read_existing(call)
         if listed is None:
             return self.gone(call)
         evidence = self.gather(call, config, listed, record)
-        return self.apply(evidence, decide(evidence), listed)
+        return self.apply(evidence, decide(evidence), Read(listed, read_at))
 
     # ------------------------------------------------------------------ apply
 
-    def apply(
-        self, evidence: Evidence, decision: Decision, listed: Mapping[str, str]
-    ) -> dict[str, Any]:
+    def apply(self, evidence: Evidence, decision: Decision, read: Read) -> dict[str, Any]:
         """Every write, in an order that survives one failure:
           1. claim: one conditional write (the request handled, the creator kept, the notices
              decided, and, when tags are to be written, a short lease on the resource);
-          2. read the tags again under the lease (another trigger or a person may have tagged
-             it meanwhile) and, if they changed, gather and decide again;
+          2. if gathering took long, read the tags again under the lease (a person may have
+             tagged it meanwhile; another trigger would hold the lease) and, if they changed,
+             gather and decide again;
           3. AddTags;
           4. tell (after the write: a notice never says a tag was added that was not).
         A failure at 2 or 3 leaves the request claimed by itself: Lambda's retry claims it
@@ -374,11 +378,11 @@ class Tagger:
         owner = f"{call.event_id}#{uuid.uuid4().hex[:8]}"  # this try
         self.claim(evidence, decision, owner)
         try:
-            if decision.writes:
+            if decision.writes and self.clock() - read.at > _READ_AGAIN_AFTER:
                 fresh = self.read_existing(call)
                 if fresh is None:
                     return self.gone(call, decision.principal)
-                if fresh != listed:  # gathered again: the new tags may name another project
+                if fresh != read.tags:  # gathered again: the new tags may name another project
                     record = ResourceRecord(evidence.recorded)
                     evidence = self.gather(call, self.registry.config(), fresh, record)
                     decision = decide(evidence)
@@ -450,6 +454,13 @@ class Tagger:
         self.count("ResourcesTagged")
         self.count("TagsAdded", len(plan.add))
         return True
+
+
+class Read(NamedTuple):
+    """The resource's tags as first read, and when."""
+
+    tags: Mapping[str, str]
+    at: datetime
 
 
 def _told(decision: Decision) -> list[Told]:

@@ -1,0 +1,205 @@
+"""The outbox's states, step by step: open, gathering, sending, flushed; a notice offered again
+counts nothing twice and finishes what its first offer started."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from autotag.notify import ADMIN, CREATOR, Notice, Notifier, Outcome
+from autotag.outbox import MAX_LISTED, OVERDUE_SECONDS, Delivery, Outbox, window_key
+
+TABLE = "state"
+KEYS = ("Project", "CostCenter")
+
+
+@dataclass
+class FakeSns:
+    published: list[dict[str, Any]] = field(default_factory=list)
+    failures: int = 0
+
+    def publish(self, **message: Any) -> dict[str, str]:
+        if self.failures:
+            self.failures -= 1
+            raise ClientError({"Error": {"Code": "InternalError"}}, "Publish")
+        self.published.append(message)
+        return {"MessageId": str(len(self.published))}
+
+
+@dataclass
+class FakeSqs:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    failures: int = 0
+
+    def send_message(self, **message: Any) -> dict[str, str]:
+        if self.failures:
+            self.failures -= 1
+            raise ClientError({"Error": {"Code": "InternalError"}}, "SendMessage")
+        self.sent.append(message)
+        return {"MessageId": str(len(self.sent))}
+
+
+@dataclass
+class Clock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def outbox(dynamodb: Any, sns: FakeSns, sqs: FakeSqs | None, clock: Clock) -> Outbox:
+    return Outbox(
+        dynamodb=dynamodb,
+        table=TABLE,
+        notifier=Notifier(sns, "arn:aws:sns:us-east-1:123456789012:t"),  # type: ignore[arg-type]
+        window_seconds=86400,
+        delay_seconds=120 if sqs else 0,
+        sqs=sqs,  # type: ignore[arg-type]
+        queue_url="https://sqs.example/q" if sqs else None,
+        clock=clock,
+    )
+
+
+def notice(
+    n: int = 0, outcome: Outcome = Outcome.TAGGED, role: str = CREATOR, about: str = ""
+) -> Notice:
+    return Notice("alice@example.com", outcome, f"subject {n}", f"body {n}", role, about)
+
+
+def item(dynamodb: Any, key: str) -> dict[str, Any]:
+    found: dict[str, Any] = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": key}})["Item"]
+    return found
+
+
+def test_the_first_notice_opens_and_times_the_window_the_next_are_gathered(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock()
+    box = outbox(dynamodb, sns, sqs, clock)
+    assert box.offer(notice(1), KEYS, "line 1", "r1") is Delivery.SCHEDULED
+    assert box.offer(notice(2), KEYS, "line 2", "r2") is Delivery.GATHERED
+    assert len(sqs.sent) == 1
+    assert sns.published == []
+    key = window_key(notice(), KEYS, int(clock.now // 86400 * 86400))
+    state = item(dynamodb, key)
+    assert state["notice_count"]["N"] == "2"
+    assert set(state["members"]["SS"]) == {"r1", "r2"}
+    assert state["head"]["M"]["opener"]["S"] == "r1"
+
+    assert box.flush(key) is True  # the timer fires: one digest
+    assert len(sns.published) == 1
+    assert sns.published[0]["Message"].startswith("2 SageMaker resources you created")
+    assert box.flush(key) is False  # a second timer sends nothing
+    assert box.offer(notice(3), KEYS, "line 3", "r3") is Delivery.SUPPRESSED
+    assert len(sns.published) == 1
+
+
+def test_a_notice_offered_again_is_counted_once(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock()
+    box = outbox(dynamodb, sns, sqs, clock)
+    box.offer(notice(1), KEYS, "line 1", "r1")
+    box.offer(notice(2), KEYS, "line 2", "r2")
+    assert box.offer(notice(2), KEYS, "line 2", "r2") is Delivery.GATHERED  # a retry
+    key = window_key(notice(), KEYS, int(clock.now // 86400 * 86400))
+    assert item(dynamodb, key)["notice_count"]["N"] == "2"
+    assert len(item(dynamodb, key)["listed"]["L"]) == 2
+
+
+def test_a_failed_timer_is_started_again_by_the_retry(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(failures=1), Clock()
+    box = outbox(dynamodb, sns, sqs, clock)
+    with pytest.raises(ClientError):
+        box.offer(notice(1), KEYS, "line 1", "r1")  # counted in; the timer failed
+    assert sqs.sent == []
+    assert box.offer(notice(1), KEYS, "line 1", "r1") is Delivery.SCHEDULED  # Lambda's retry
+    assert len(sqs.sent) == 1
+
+
+def test_a_lost_timer_is_started_by_a_later_notice(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(failures=1), Clock()
+    box = outbox(dynamodb, sns, sqs, clock)
+    with pytest.raises(ClientError):
+        box.offer(notice(1), KEYS, "line 1", "r1")  # and its retries never come
+    box.offer(notice(2), KEYS, "line 2", "r2")  # within the delay: gathered, no timer yet
+    assert sqs.sent == []
+    clock.now += 120 + OVERDUE_SECONDS + 1
+    assert box.offer(notice(3), KEYS, "line 3", "r3") is Delivery.GATHERED
+    assert len(sqs.sent) == 1  # overdue: the timer started again
+
+
+def test_a_failed_publish_gives_the_window_back(dynamodb: Any) -> None:
+    sns, clock = FakeSns(failures=1), Clock()
+    box = outbox(dynamodb, sns, None, clock)  # no delay: the first notice is sent at once
+    with pytest.raises(ClientError):
+        box.offer(notice(1), KEYS, "line 1", "r1")
+    assert box.offer(notice(1), KEYS, "line 1", "r1") is Delivery.SENT  # the retry sends
+    assert len(sns.published) == 1
+    assert box.offer(notice(1), KEYS, "line 1", "r1") is Delivery.SENT  # and once only
+    assert box.offer(notice(2), KEYS, "line 2", "r2") is Delivery.SUPPRESSED
+    assert len(sns.published) == 1
+
+
+def test_a_flush_in_progress_holds_the_window(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock()
+    box = outbox(dynamodb, sns, sqs, clock)
+    box.offer(notice(1), KEYS, "line 1", "r1")
+    key = window_key(notice(), KEYS, int(clock.now // 86400 * 86400))
+    dynamodb.update_item(  # another flush holds the lease
+        TableName=TABLE,
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET lease_ends = :t",
+        ExpressionAttributeValues={":t": {"N": str(int(clock.now) + 60)}},
+    )
+    assert box.flush(key) is False
+    clock.now += 61  # it died: the lease ran out, the next timer sends
+    assert box.flush(key) is True
+    assert len(sns.published) == 1
+
+
+def test_a_full_window_counts_without_listing(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock()
+    box = outbox(dynamodb, sns, sqs, clock)
+    for n in range(MAX_LISTED + 5):
+        box.offer(notice(n), KEYS, f"line {n}", f"r{n}")
+    key = window_key(notice(), KEYS, int(clock.now // 86400 * 86400))
+    state = item(dynamodb, key)
+    assert state["notice_count"]["N"] == str(MAX_LISTED + 5)
+    assert len(state["listed"]["L"]) == MAX_LISTED
+    box.flush(key)
+    assert "... and 5 more not listed" in sns.published[0]["Message"]
+
+
+def test_dry_run_and_enforce_do_not_share_a_window(dynamodb: Any) -> None:
+    sns, clock = FakeSns(), Clock()
+    box = outbox(dynamodb, sns, None, clock)
+    assert box.offer(notice(1, Outcome.DRY_RUN), KEYS, "line 1", "r1") is Delivery.SENT
+    assert box.offer(notice(2), KEYS, "line 2", "r2") is Delivery.SENT  # enforce: its own
+    assert len(sns.published) == 2
+
+
+def test_an_admins_digest_names_the_creators(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock()
+    box = outbox(dynamodb, sns, sqs, clock)
+    for n in range(3):
+        box.offer(notice(n, role=ADMIN, about="ci-role (role)"), KEYS, f"line {n}", f"r{n}")
+    box.flush(window_key(notice(), KEYS, int(clock.now // 86400 * 86400)))
+    body = sns.published[0]["Message"]
+    assert body.startswith("3 SageMaker resources created by ci-role (role)")
+    assert "you created" not in body
