@@ -531,6 +531,8 @@ def test_rejected_tags_raise_with_the_reason_and_are_not_retried(
     with pytest.raises(TagsRejectedError, match="ManagedTagKeys"):
         run(event)
     assert denied.sent["sagemaker.AddTags"] == 1
+    # refused for good: nobody is told "Added:" (the event waits in the failed-events queue)
+    assert emulator.notifications(stack) == []
 
 
 def test_events_from_another_account_or_region_are_refused(

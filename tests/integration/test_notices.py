@@ -5,6 +5,7 @@ for the window."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -188,3 +189,58 @@ def test_a_timer_the_digest_function_gave_up_on_is_redriven(
         QueueUrl=stack.digest_dead_letter_url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]["ApproximateNumberOfMessages"]
     assert left == "0"
+
+
+@pytest.mark.parametrize(
+    ("project", "reader", "metric"),
+    [
+        ("Alpha-NLP", "alice@example.com", "NoticesToProjectOwner"),
+        (None, "admin", "NoticesToAdmin"),
+    ],
+)
+def test_a_creator_the_registry_does_not_know_is_named_to_someone_subscribed(
+    emulator: Emulator,
+    stack: Stack,
+    capsys: pytest.CaptureFixture[str],
+    project: str | None,
+    reader: str,
+    metric: str,
+) -> None:
+    """zed signs in through IAM Identity Center: his e-mail is known, but not to the registry,
+    so nobody subscribed it. The notice goes to the project's owner (or the admins), names
+    him as CloudTrail shows him, and says how to add him."""
+    event = copy.deepcopy(load_event("sso_CreateAutoMLJob"))
+    identity = event["detail"]["userIdentity"]
+    for field in ("principalId", "arn"):
+        identity[field] = identity[field].replace("carol@example.com", "zed@example.com")
+    if project:
+        event["detail"]["requestParameters"]["tags"] = [{"key": "Project", "value": project}]
+    seed_from_event(emulator, event)
+    capsys.readouterr()
+    summary = lambda_handler(event, FakeContext())
+    notes = emulator.notifications(stack)
+    assert [n.recipient for n in notes] == [reader]
+    assert summary["recipient"] == reader
+    body = notes[0].body
+    assert "zed@example.com" in body
+    assert "add them to the registry" in body
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert any(metric in record for record in emitted)
+
+
+def test_a_week_of_dry_run_does_not_silence_the_first_enforced_notice(
+    emulator: Emulator, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = distinct(load_event(EVENT), 11), distinct(load_event(EVENT), 12)
+    for event in (first, second):
+        seed_from_event(emulator, event)
+    monkeypatch.setenv("MODE", "dry-run")
+    app.tagger.cache_clear()
+    assert lambda_handler(first, FakeContext())["notification"] == "sent"
+    monkeypatch.setenv("MODE", "enforce")
+    app.tagger.cache_clear()
+    assert lambda_handler(second, FakeContext())["notification"] == "sent"  # its own window
+    notes = emulator.notifications(stack)
+    assert [n.outcome for n in notes] == ["dry-run", "tagged"]
+    assert "Would add" in notes[0].body
+    assert "Added:" in notes[1].body

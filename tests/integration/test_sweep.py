@@ -464,3 +464,42 @@ def test_a_kind_whose_tokens_keep_being_refused_is_left_for_the_next_pass(
     # Their first page, again after the one restart, then the rest of the walk.
     assert summary["resources"] == 100 + 100 + 1
     assert "ML-Phase" in tags_of(emulator, f"{ARN}:endpoint/after-them")
+
+
+def test_an_incomplete_resource_is_raised_again_after_reminder_days(
+    emulator: Emulator, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not whenever some record expires: once when found, then after `ReminderDays`."""
+    from autotag.settings import Settings  # noqa: PLC0415
+    from autotag.sweep import Sweep  # noqa: PLC0415
+
+    monkeypatch.setenv("NOTIFY_WINDOW_SECONDS", "0")  # every raising is one message
+    monkeypatch.setenv("REMINDER_DAYS", "7")
+    endpoint = f"{ARN}:endpoint/nobody-owns-it"
+    emulator.seed_resource(endpoint, {})  # no creator anywhere: it stays incomplete
+    start = time.time()
+    now = [start]
+    settings = Settings.from_env()
+    built = Sweep.from_settings(settings, lambda *_: None)
+    sweep = Sweep(
+        inventory=built._inventory,  # the deployed parts, with a test clock
+        tagger=built._tagger,
+        dynamodb=emulator.dynamodb(),
+        table=stack.state_table,
+        reminder_seconds=settings.reminder_days * 86400,
+        clock=lambda: now[0],
+    )
+    raised: list[tuple[float, int, int]] = []
+    for days in (0, 1, 6, 7.01, 8):
+        now[0] = start + days * 86400
+        summary = sweep.run(lambda: 900.0, LocalContext(timeout_seconds=900))
+        notes = [n for n in emulator.notifications(stack) if endpoint in n.body]
+        raised.append((days, summary["handled"].get("incomplete", 0), len(notes)))
+    assert [(days, told) for days, _, told in raised] == [
+        (0, 1),  # found: told
+        (1, 0),  # the next day: passed by
+        (6, 0),
+        (7.01, 1),  # ReminderDays later: told again
+        (8, 0),
+    ]
+    assert [handled for _, handled, _ in raised] == [1, 0, 0, 1, 0]

@@ -70,17 +70,66 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _filter_policy_quota(args: argparse.Namespace) -> tuple[int, str]:
+    """The topic's filter-policy quota and where it comes from: --quota, else what Service
+    Quotas says applies (if the operator may read it), else SNS's default."""
+    from autotag import subscriptions  # noqa: PLC0415
+
+    if args.quota is not None:
+        return args.quota, "--quota"
+    import boto3  # noqa: PLC0415
+
+    client = boto3.client("service-quotas", config=aws.CLIENT_CONFIG)
+    applied, why_not = subscriptions.applied_quota(client)
+    if applied is not None:
+        return applied, "Service Quotas"
+    return subscriptions.DEFAULT_QUOTA, f"SNS default; Service Quotas: {why_not}"
+
+
 def cmd_subscribe(args: argparse.Namespace) -> int:
-    from autotag.subscriptions import recipients, subscribe  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from autotag.subscriptions import list_command, recipients, subscribe  # noqa: PLC0415
 
     reg = registry_file.read_table(aws.dynamodb(), args.table)
-    result = subscribe(aws.sns(), args.topic, recipients(reg))
+    quota, source = _filter_policy_quota(args)
+    result = subscribe(aws.sns(), args.topic, recipients(reg), quota=quota)
+    out = console()
     for email in result.created:
-        console().print(f"subscribed {email} (filter: recipient = {email})")
-    console().print(
+        out.print(f"subscribed {email} (filter: recipient = {email})")
+    out.print(
         f"{len(result.created)} new subscriptions, {len(result.kept)} already subscribed; "
         "each address must confirm the e-mail AWS sends it"
     )
+    at_most = "at most " if result.estimated else ""
+    counts = Table(title="filter policies on the topic", title_justify="left")
+    counts.add_column("")
+    counts.add_column("count", justify="right")
+    counts.add_row("before this run", f"{at_most}{result.before}")
+    counts.add_row("needed by this run", f"{at_most}{result.wanted}")
+    counts.add_row("after this run", f"{at_most}{result.after}")
+    counts.add_row(f"quota ({source})", str(result.quota))
+    counts.add_row("not subscribed", str(len(result.blocked)))
+    out.print(counts)
+    if result.near or result.exceeded:
+        share = result.wanted * 100 // result.quota
+        print(
+            f"warning: this topic needs {result.wanted} filter policies, {share}% of its quota "
+            f"of {result.quota} (SNS: Filter policies per topic). Ask for more with:",
+            file=sys.stderr,
+        )
+        print(f"  {result.increase_command()}", file=sys.stderr)
+        print(f"  (the quota's code and applied value: {list_command()})", file=sys.stderr)
+    if result.refused:
+        print(f"error: SNS refused a filter policy: {result.refused}", file=sys.stderr)
+    if result.blocked:
+        print(
+            f"error: {len(result.blocked)} addresses not subscribed, so that no subscription "
+            f"lacks its filter policy; the first: {', '.join(result.blocked[:5])}. They receive "
+            "no notices until the quota is raised and `autotag subscribe` runs again.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -267,6 +316,16 @@ def _print_audit(args: argparse.Namespace, report: Any, fixes: list[dict[str, An
         out.print(audit_view(report, args.top))
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="autotag",
@@ -312,6 +371,13 @@ def parser() -> argparse.ArgumentParser:
     )
     subscribe.add_argument("--table", required=True, help="the registry DynamoDB table")
     subscribe.add_argument("--topic", required=True, help="the notification topic ARN")
+    subscribe.add_argument(
+        "--quota",
+        type=_positive,
+        metavar="N",
+        help="the topic's quota of filter policies (default: the applied value Service Quotas "
+        "shows, else SNS's default of 200); exits with status 1 when people are left out",
+    )
     subscribe.set_defaults(run=cmd_subscribe)
 
     again = commands.add_parser(

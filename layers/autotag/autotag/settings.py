@@ -78,6 +78,8 @@ class Settings:
     # How long a request holds the resource it is writing (read again, AddTags). The lease
     # runs out on its own; another trigger for the same resource waits for it.
     lease_seconds: float = 10.0
+    # The sweep raises a resource that still lacks required tags again after this many days.
+    reminder_days: float = 7.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -105,4 +107,5 @@ class Settings:
             sweep_margin_seconds=read.seconds("SWEEP_MARGIN_SECONDS", 60),
             trail_interval_seconds=read.seconds("TRAIL_INTERVAL_SECONDS", 0.5),
             lease_seconds=read.seconds("LEASE_SECONDS", 10),
+            reminder_days=read.seconds("REMINDER_DAYS", 7),
         )

@@ -64,10 +64,12 @@ def _after(found: Found, summary: Mapping[str, Any]) -> dict[str, str]:
     return {**found.tags, **{key: str(a["value"]) for key, a in added.items()}}
 
 
-def subject(found: Found) -> Subject:
-    """What the tagger is asked about a resource the sweep (or the audit) found."""
+def subject(found: Found, raised_at: float | None = None) -> Subject:
+    """What the tagger is asked about a resource the sweep (or the audit) found. The sweep
+    names when it raises the resource: a reminder is a new request, not a duplicate."""
+    suffix = f"@{int(raised_at)}" if raised_at is not None else ""
     return Subject(
-        event_id=request_id(found),
+        event_id=request_id(found) + suffix,
         spec=found.spec,
         resource=found.arn,
         resource_name=found.name,
@@ -111,6 +113,7 @@ class Sweep:
         table: str,
         margin_seconds: float = 60.0,
         remember_seconds: float = 86400.0,
+        reminder_seconds: float = 7 * 86400.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._inventory = inventory
@@ -118,8 +121,10 @@ class Sweep:
         self._dynamodb = dynamodb
         self._table = table
         self._margin = margin_seconds
-        # An incomplete resource is looked at again once this is over (a reminder).
+        # A resource the tagger failed on is tried again once this is over.
         self._remember = remember_seconds
+        # A resource handled but still incomplete is raised again once this is over.
+        self._reminder = reminder_seconds
         self._clock = clock
 
     @classmethod
@@ -134,6 +139,7 @@ class Sweep:
             table=settings.state_table,
             margin_seconds=settings.sweep_margin_seconds,
             remember_seconds=settings.idempotency_ttl_seconds,
+            reminder_seconds=settings.reminder_days * 86400,
         )
 
     def run(
@@ -218,7 +224,7 @@ class Sweep:
             return
         self._tagger.count("TriggerSweep")
         try:
-            summary = self._tagger.process(subject(found), context)
+            summary = self._tagger.process(subject(found, raised_at=self._clock()), context)
         except RESOURCE_FAILURES as error:
             if is_throttling(error):
                 raise  # the account is busy: stop here, the next run resumes this page
@@ -239,7 +245,8 @@ class Sweep:
         if status != "gone" and summary.get("mode") == "enforce":
             # Remember the tags it has now: the next pass finds it so and passes it by. (A dry
             # run's replies are kept by the tagger's own records, apart from real ones.)
-            self.mark(_digest(found.arn.arn, _after(found, summary)))
+            # Until the reminder is due: then the same tags make a new request (a new id).
+            self.mark(_digest(found.arn.arn, _after(found, summary)), self._reminder)
 
     def _pause(self, tally: Tally, position: Position) -> dict[str, Any]:
         self.save(position)
@@ -280,8 +287,8 @@ class Sweep:
         expires = item.get("Item", {}).get(STATE_EXPIRY, {}).get("N")
         return expires is not None and float(expires) > self._clock()
 
-    def mark(self, key: str) -> None:
-        expires = int(self._clock() + self._remember)
+    def mark(self, key: str, seconds: float | None = None) -> None:
+        expires = int(self._clock() + (self._remember if seconds is None else seconds))
         self._dynamodb.put_item(
             TableName=self._table,
             Item={STATE_KEY: {"S": key}, STATE_EXPIRY: {"N": str(expires)}},
