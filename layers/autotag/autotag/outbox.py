@@ -112,6 +112,9 @@ class Outbox:
     queue_url: str | None = None
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        self._full: set[str] = set()  # windows this container found listing no more
+
     def offer(self, notice: Notice, keys: tuple[str, ...], line: str, request_id: str) -> Delivery:
         """Take one notice of request `request_id`; returns what became of it. Offering it
         again (a retry) counts nothing twice and finishes what the first offer started."""
@@ -119,15 +122,21 @@ class Outbox:
         start = int(now // self.window_seconds * self.window_seconds)
         key = window_key(notice, keys, start)
         ends = start + int(self.window_seconds)
+        if key in self._full:  # this container saw the window list no more: count it only
+            return self._after(key, self._count(key), request_id, now)
         try:
             item = self._join(key, notice, (keys, line), request_id, (now, ends))
         except ClientError as error:
             if not is_conditional_failure(error):
                 raise
             # Offered before (finish what that offer started), or the window lists no more.
-            found = self._get(key)
-            again = found is not None and request_id in _members(found)
-            item = found if again and found is not None else self._count(key)
+            old: Any = error.response.get("Item")  # ReturnValuesOnConditionCheckFailure
+            found = old if isinstance(old, Mapping) else self._get(key)
+            if found is not None and request_id in _members(found):
+                item = found
+            else:
+                self._full.add(key)
+                item = self._count(key)
         return self._after(key, item, request_id, now)
 
     def _join(
@@ -192,6 +201,7 @@ class Outbox:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]
 
     def _count(self, key: str) -> Mapping[str, Any]:
