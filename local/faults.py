@@ -66,9 +66,17 @@ class Faults:
         if exhausted or self._random.random() >= self.rate:
             return None  # send it for real
         self.failed[operation] += 1
-        body = json.dumps({"__type": self.code, "message": f"injected {self.code}"}).encode()
         headers = HTTPHeaders()
         headers["x-amzn-requestid"] = f"fault-{sum(self.failed.values())}"
-        headers["content-type"] = "application/x-amz-json-1.1"
+        if b"Action=" in body:  # a query-protocol service (SNS): an XML error, as AWS sends
+            body = (
+                "<ErrorResponse><Error><Type>Sender</Type>"
+                f"<Code>{self.code}</Code><Message>injected {self.code}</Message>"
+                "</Error><RequestId>fault</RequestId></ErrorResponse>"
+            ).encode()
+            headers["content-type"] = "text/xml"
+        else:
+            body = json.dumps({"__type": self.code, "message": f"injected {self.code}"}).encode()
+            headers["content-type"] = "application/x-amz-json-1.1"
         headers["content-length"] = str(len(body))
         return AWSResponse(request.url, self.status, headers, _Body(body))
