@@ -203,3 +203,53 @@ def test_an_admins_digest_names_the_creators(dynamodb: Any) -> None:
     body = sns.published[0]["Message"]
     assert body.startswith("3 SageMaker resources created by ci-role (role)")
     assert "you created" not in body
+
+
+class MarkFails:
+    """The state table's client, but the window's "flushed" mark fails."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def update_item(self, **request: Any) -> Any:
+        if request.get("UpdateExpression") == "SET flushed = :yes":
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
+        return self._client.update_item(**request)
+
+
+def test_a_sent_window_whose_mark_failed_is_not_sent_again(dynamodb: Any) -> None:
+    sns, clock = FakeSns(), Clock()
+    box = outbox(MarkFails(dynamodb), sns, None, clock)
+    assert box.offer(notice(1), KEYS, "line 1", "r1") is Delivery.SENT  # sent; mark failed
+    assert box.offer(notice(1), KEYS, "line 1", "r1") is Delivery.SENT  # the opener's retry
+    assert box.offer(notice(2), KEYS, "line 2", "r2") is Delivery.SUPPRESSED  # not in it
+    assert len(sns.published) == 1
+
+
+def test_a_notice_joining_while_the_message_is_composed_is_not_called_gathered(
+    dynamodb: Any,
+) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock()
+    box = outbox(dynamodb, sns, sqs, clock)
+    box.offer(notice(1), KEYS, "line 1", "r1")
+    key = window_key(notice(), KEYS, int(clock.now // 86400 * 86400))
+    dynamodb.update_item(  # a flush holds the window: its message is being sent
+        TableName=TABLE,
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET lease_ends = :t",
+        ExpressionAttributeValues={":t": {"N": str(int(clock.now) + 60)}},
+    )
+    assert box.offer(notice(2), KEYS, "line 2", "r2") is Delivery.SUPPRESSED
+
+
+def test_a_listed_notice_offered_again_in_a_full_window_is_counted_once(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock()
+    box = outbox(dynamodb, sns, sqs, clock)
+    for n in range(MAX_LISTED + 1):  # the last one finds the window full
+        box.offer(notice(n), KEYS, f"line {n}", f"r{n}")
+    box.offer(notice(3), KEYS, "line 3", "r3")  # a listed one's retry, in the same container
+    key = window_key(notice(), KEYS, int(clock.now // 86400 * 86400))
+    assert item(dynamodb, key)["notice_count"]["N"] == str(MAX_LISTED + 1)

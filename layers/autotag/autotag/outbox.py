@@ -123,7 +123,7 @@ class Outbox:
         key = window_key(notice, keys, start)
         ends = start + int(self.window_seconds)
         if key in self._full:  # this container saw the window list no more: count it only
-            return self._after(key, self._count(key), request_id, now)
+            return self._after(key, self._count(key, request_id), request_id, now)
         try:
             item = self._join(key, notice, (keys, line), request_id, (now, ends))
         except ClientError as error:
@@ -136,7 +136,7 @@ class Outbox:
                 item = found
             else:
                 self._full.add(key)
-                item = self._count(key)
+                item = self._count(key, request_id)
         return self._after(key, item, request_id, now)
 
     def _join(
@@ -204,17 +204,26 @@ class Outbox:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]
 
-    def _count(self, key: str) -> Mapping[str, Any]:
-        """A notice beyond the listed ones: counted (a retry of it may be counted twice)."""
-        return self.dynamodb.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": key}},
-            UpdateExpression="ADD #count :one",
-            ConditionExpression="attribute_exists(#members)",
-            ExpressionAttributeNames={"#count": "notice_count", "#members": "members"},
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
+    def _count(self, key: str, request_id: str) -> Mapping[str, Any]:
+        """A notice beyond the listed ones: counted (a retry of it may be counted twice, unless
+        it was one of the listed ones)."""
+        try:
+            return self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="ADD #count :one",
+                ConditionExpression="attribute_exists(#members) "
+                "AND NOT contains(#members, :request)",
+                ExpressionAttributeNames={"#count": "notice_count", "#members": "members"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":request": {"S": request_id}},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )["Attributes"]
+        except ClientError as error:
+            old: Any = error.response.get("Item")
+            if is_conditional_failure(error) and isinstance(old, Mapping):
+                return old  # listed already: finish what its first offer started
+            raise
 
     def _get(self, key: str) -> Mapping[str, Any] | None:
         return self.dynamodb.get_item(
@@ -226,12 +235,15 @@ class Outbox:
         finds the window's timer lost starts another."""
         head = item["head"]["M"]
         opener = head["opener"]["S"] == request_id
-        if item["flushed"]["BOOL"]:
+        # A flush holds the window: its message is composed already. (A flush that failed
+        # before Publish gave its lease back; one that died keeps it until it runs out.)
+        sending = float(item.get("lease_ends", {}).get("N", "0")) >= now
+        if item["flushed"]["BOOL"] or sending:
             return Delivery.SENT if opener else Delivery.SUPPRESSED
         if opener:
             return self._start(key)
         overdue = float(head["opened"]["N"]) + self.delay_seconds + OVERDUE_SECONDS
-        if "lease_ends" not in item and now > overdue:
+        if now > overdue:
             logger.warning("notification window overdue: its timer is started again")
             self._start(key)
         return Delivery.GATHERED
@@ -252,7 +264,7 @@ class Outbox:
     def flush(self, key: str) -> bool:
         """Send the window's one message, unless it went out already or another flush holds
         it. True when sent now. A failed Publish gives the window back (the retry sends it);
-        once Publish succeeded, nothing sends it again."""
+        once Publish succeeded, no offer starts it again."""
         now = int(self.clock())
         lease = {"N": str(now + _LEASE_SECONDS)}
         try:
@@ -280,17 +292,21 @@ class Outbox:
         except BaseException:
             self._give_back(key, lease)
             raise
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": key}},
-                UpdateExpression="SET flushed = :yes",
-                ExpressionAttributeValues={":yes": {"BOOL": True}},
-            )
-        except ClientError:
-            # The message went: the lease keeps other flushes off, and no timer is started
-            # for a window someone tried to send. Sending it again would be the worse error.
-            logger.exception("window sent but not marked flushed", extra={"window": key})
+        for attempt in range(2):
+            try:
+                self.dynamodb.update_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": key}},
+                    UpdateExpression="SET flushed = :yes",
+                    ExpressionAttributeValues={":yes": {"BOOL": True}},
+                )
+                break
+            except ClientError:
+                # The message went; tried twice. Failing both, the window stays held until
+                # its lease runs out; a timer or the opener's retry after that sends again (as
+                # does a crash between Publish and this mark): at least once, not exactly.
+                if attempt:
+                    logger.exception("window sent but not marked flushed", extra={"window": key})
         return True
 
     def _give_back(self, key: str, lease: dict[str, str]) -> None:

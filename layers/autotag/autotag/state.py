@@ -123,17 +123,7 @@ class StateTable:
 
     def record(self, arn: str) -> ResourceRecord:
         item = self._get(RESOURCE_PREFIX + arn)
-        if item is None:
-            return NO_RECORD
-        text = item.get("creator", {}).get("S")
-        return ResourceRecord(
-            creator=principal_from_json(text) if text else None,
-            handled=frozenset(item.get("handled", {}).get("SS", [])),
-            last_request=item.get("last_request", {}).get("S", ""),
-            told=item.get("told", {}).get("S"),
-            lease_owner=item.get("lock_owner", {}).get("S", ""),
-            lease_until=float(item.get("lock_until", {}).get("N", "0")),
-        )
+        return NO_RECORD if item is None else _record(item)
 
     def creator(self, arn: str) -> Principal | None:
         return self.record(arn).creator
@@ -214,14 +204,20 @@ class StateTable:
                 ),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not is_conditional_failure(error):
                 raise
-            record = self.record(arn)
-            if record.lease_until > now and record.lease_owner != owner:
-                raise LockBusyError(arn, record.lease_until) from None
-            raise AlreadyHandledError(request_id, record) from None
+            # Judged on the item the condition saw (the lease may run out in between).
+            seen: Any = error.response.get("Item")
+            record = _record(seen) if isinstance(seen, Mapping) else self.record(arn)
+            handled = request_id in record.handled and not (
+                again and record.last_request == request_id
+            )
+            if handled:
+                raise AlreadyHandledError(request_id, record) from None
+            raise LockBusyError(arn, record.lease_until) from None
 
     def release(self, arn: str, owner: str) -> None:
         """Give the lease back (a try that failed: its retry should not wait for it)."""
@@ -258,6 +254,18 @@ class StateTable:
     def withheld(self, arn: str) -> frozenset[str]:
         item = self._get(DRIFT_PREFIX + arn)
         return frozenset(item.get("keys", {}).get("SS", [])) if item else frozenset()
+
+
+def _record(item: Mapping[str, Any]) -> ResourceRecord:
+    text = item.get("creator", {}).get("S")
+    return ResourceRecord(
+        creator=principal_from_json(text) if text else None,
+        handled=frozenset(item.get("handled", {}).get("SS", [])),
+        last_request=item.get("last_request", {}).get("S", ""),
+        told=item.get("told", {}).get("S"),
+        lease_owner=item.get("lock_owner", {}).get("S", ""),
+        lease_until=float(item.get("lock_until", {}).get("N", "0")),
+    )
 
 
 def is_conditional_failure(error: Exception) -> bool:

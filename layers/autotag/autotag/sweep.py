@@ -2,8 +2,10 @@
 
 Each page of the inventory (100 resources) is checked against the tag policy with the tags the
 listing returned; a resource that lacks a required key goes to `Tagger.process`, the resolution
-and writer every event uses. Its request id is the ARN and a digest of its tags, so a second
-pass over an unchanged account replays what the first one did and writes and tells nothing.
+and writer every event uses. Its request id is the ARN, a digest of its tags and the reminder
+period, so a second pass over an unchanged account writes and tells nothing (the sweep's own
+mark passes it by; were the mark lost, the request repeats and the tagger answers duplicate),
+and a resource still incomplete after `ReminderDays` is raised again.
 
 The position of the walk is saved in the state table after every page; a run that is near its
 timeout stops there, and the next run resumes from it.
@@ -64,10 +66,10 @@ def _after(found: Found, summary: Mapping[str, Any]) -> dict[str, str]:
     return {**found.tags, **{key: str(a["value"]) for key, a in added.items()}}
 
 
-def subject(found: Found, raised_at: float | None = None) -> Subject:
+def subject(found: Found, period: int | None = None) -> Subject:
     """What the tagger is asked about a resource the sweep (or the audit) found. The sweep
-    names when it raises the resource: a reminder is a new request, not a duplicate."""
-    suffix = f"@{int(raised_at)}" if raised_at is not None else ""
+    names its reminder period: a reminder is a new request, not a duplicate."""
+    suffix = f"@{period}" if period is not None else ""
     return Subject(
         event_id=request_id(found) + suffix,
         spec=found.spec,
@@ -224,7 +226,10 @@ class Sweep:
             return
         self._tagger.count("TriggerSweep")
         try:
-            summary = self._tagger.process(subject(found, raised_at=self._clock()), context)
+            # One request per resource, tags and reminder period: a visit again in the same
+            # period (the mark was lost) is the same request; a reminder is a new one.
+            period = int(self._clock() // max(self._reminder, 1.0))
+            summary = self._tagger.process(subject(found, period=period), context)
         except RESOURCE_FAILURES as error:
             if is_throttling(error):
                 raise  # the account is busy: stop here, the next run resumes this page
