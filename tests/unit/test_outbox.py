@@ -253,3 +253,18 @@ def test_a_listed_notice_offered_again_in_a_full_window_is_counted_once(dynamodb
     box.offer(notice(3), KEYS, "line 3", "r3")  # a listed one's retry, in the same container
     key = window_key(notice(), KEYS, int(clock.now // 86400 * 86400))
     assert item(dynamodb, key)["notice_count"]["N"] == str(MAX_LISTED + 1)
+
+
+def test_a_retry_past_the_windows_end_joins_the_window_it_was_decided_in(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(failures=1), Clock()
+    clock.now = 20_835 * 86400 - 30.0  # 30 s before a window ends
+    decided = clock.now
+    box = outbox(dynamodb, sns, sqs, clock)
+    with pytest.raises(ClientError):
+        box.offer(notice(1), KEYS, "line 1", "r1", decided)  # the timer failed
+    clock.now += 60  # Lambda's retry: the next window has begun
+    assert box.offer(notice(1), KEYS, "line 1", "r1", decided) is Delivery.SCHEDULED
+    key = window_key(notice(), KEYS, int(decided // 86400 * 86400))
+    assert sqs.sent[0]["MessageBody"] == f'{{"key": "{key}"}}'
+    assert box.flush(key) is True
+    assert len(sns.published) == 1

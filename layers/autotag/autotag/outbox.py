@@ -68,8 +68,15 @@ class Direct:
     def __init__(self, notifier: Notifier) -> None:
         self._notifier = notifier
 
-    def offer(self, notice: Notice, keys: tuple[str, ...], line: str, request_id: str) -> Delivery:
-        del keys, line, request_id
+    def offer(
+        self,
+        notice: Notice,
+        keys: tuple[str, ...],
+        line: str,
+        request_id: str,
+        at: float | None = None,
+    ) -> Delivery:
+        del keys, line, request_id, at
         self._notifier.send(notice)
         return Delivery.SENT
 
@@ -82,8 +89,15 @@ class Held:
     def __init__(self) -> None:
         self.held: list[Notice] = []
 
-    def offer(self, notice: Notice, keys: tuple[str, ...], line: str, request_id: str) -> Delivery:
-        del keys, line, request_id
+    def offer(
+        self,
+        notice: Notice,
+        keys: tuple[str, ...],
+        line: str,
+        request_id: str,
+        at: float | None = None,
+    ) -> Delivery:
+        del keys, line, request_id, at
         self.held.append(notice)
         return Delivery.HELD
 
@@ -115,11 +129,19 @@ class Outbox:
     def __post_init__(self) -> None:
         self._full: set[str] = set()  # windows this container found listing no more
 
-    def offer(self, notice: Notice, keys: tuple[str, ...], line: str, request_id: str) -> Delivery:
-        """Take one notice of request `request_id`; returns what became of it. Offering it
-        again (a retry) counts nothing twice and finishes what the first offer started."""
+    def offer(
+        self,
+        notice: Notice,
+        keys: tuple[str, ...],
+        line: str,
+        request_id: str,
+        at: float | None = None,
+    ) -> Delivery:
+        """Take one notice of request `request_id`, decided `at` (epoch seconds; default now);
+        returns what became of it. Offering it again (a retry, with the same `at`: the same
+        window even past its end) counts nothing twice and finishes what the first started."""
         now = self.clock()
-        start = int(now // self.window_seconds * self.window_seconds)
+        start = int((now if at is None else at) // self.window_seconds * self.window_seconds)
         key = window_key(notice, keys, start)
         ends = start + int(self.window_seconds)
         if key in self._full:  # this container saw the window list no more: count it only

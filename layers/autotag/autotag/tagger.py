@@ -176,8 +176,8 @@ class Tagger:
         logger.info("duplicate event", extra={"eventId": call.event_id})
         offered: list[str] = []
         if self.notices.replayable and record.told and record.last_request == call.event_id:
-            for notice, keys, line in unpack_told(record.told):
-                offered.append(self.notices.offer(notice, keys, line, call.event_id).value)
+            for notice, keys, line, at in unpack_told(record.told):
+                offered.append(self.notices.offer(notice, keys, line, call.event_id, at).value)
         return self.brief(call, "duplicate", duplicate=True, offered_again=offered)
 
     def read_existing(self, call: Subject) -> dict[str, str] | None:
@@ -376,7 +376,8 @@ class Tagger:
         duplicate, which offers the claimed notices again (offering is idempotent)."""
         call = evidence.call
         owner = f"{call.event_id}#{uuid.uuid4().hex[:8]}"  # this try
-        self.claim(evidence, decision, owner)
+        decided = time.time()  # the notices' window: a replay of them joins the same one
+        self.claim(evidence, decision, owner, decided)
         try:
             if decision.writes and self.clock() - read.at > _READ_AGAIN_AFTER:
                 fresh = self.read_existing(call)
@@ -387,7 +388,7 @@ class Tagger:
                     evidence = self.gather(call, self.registry.config(), fresh, record)
                     decision = decide(evidence)
                     self.count("ResourcesChangedMeanwhile")
-                    self.claim(evidence, decision, owner, again=True)
+                    self.claim(evidence, decision, owner, decided, again=True)
             if decision.withhold and self.table is not None:
                 self.table.withhold(call.resource.arn, list(decision.withhold))
             if decision.writes and not self.write(call, decision.plan):
@@ -396,7 +397,7 @@ class Tagger:
             if decision.writes and self.table is not None:
                 self.table.release(call.resource.arn, owner)
             raise
-        deliveries = [self.tell(told, call.event_id) for told in _told(decision)]
+        deliveries = [self.tell(told, call.event_id, decided) for told in _told(decision)]
         status = decision.status
         self.count("ResourcesCompliant" if status == "compliant" else "ResourcesMissingTags")
         if not decision.plan.complete:
@@ -406,15 +407,21 @@ class Tagger:
         logger.info("resource handled", extra={"summary": summary})
         return summary
 
-    def tell(self, told: Told, request_id: str) -> Delivery:
-        delivery = self.notices.offer(told.notice, told.keys, told.line, request_id)
+    def tell(self, told: Told, request_id: str, at: float) -> Delivery:
+        delivery = self.notices.offer(told.notice, told.keys, told.line, request_id, at)
         self.count(_DELIVERY_METRIC[delivery])
         if delivery in _REACHES:
             self.count(_RECIPIENT_METRIC.get(told.notice.role, "NoticesToAdmin"))
         return delivery
 
     def claim(
-        self, evidence: Evidence, decision: Decision, owner: str, *, again: bool = False
+        self,
+        evidence: Evidence,
+        decision: Decision,
+        owner: str,
+        decided: float,
+        *,
+        again: bool = False,
     ) -> None:
         """The request's one write (autotag.state.StateTable.claim). A dry run records
         nothing: running it twice gives the same answer."""
@@ -435,7 +442,7 @@ class Tagger:
             creator=principal if keep else None,
             replace=replace,
             lease_seconds=self.settings.lease_seconds if decision.writes else 0.0,
-            told=pack_told(told) if told else None,
+            told=pack_told(told, decided) if told else None,
             again=again or bool(decision.writes),
             owner=owner,
         )
@@ -467,17 +474,25 @@ def _told(decision: Decision) -> list[Told]:
     return [t for t in (decision.notice, decision.membership) if t is not None]
 
 
-def pack_told(told: list[Told]) -> str:
-    """The notices decided, as the resource's record keeps them."""
+def pack_told(told: list[Told], at: float) -> str:
+    """The notices decided, and when, as the resource's record keeps them."""
     return json.dumps(
-        [{"notice": t.notice.to_json(), "keys": list(t.keys), "line": t.line} for t in told]
+        [
+            {"notice": t.notice.to_json(), "keys": list(t.keys), "line": t.line, "at": at}
+            for t in told
+        ]
     )
 
 
-def unpack_told(text: str) -> list[tuple[Notice, tuple[str, ...], str]]:
+def unpack_told(text: str) -> list[tuple[Notice, tuple[str, ...], str, float | None]]:
     try:
         return [
-            (Notice.from_json(item["notice"]), tuple(item["keys"]), item["line"])
+            (
+                Notice.from_json(item["notice"]),
+                tuple(item["keys"]),
+                item["line"],
+                float(item["at"]) if "at" in item else None,
+            )
             for item in json.loads(text)
         ]
     except (ValueError, KeyError, TypeError):
