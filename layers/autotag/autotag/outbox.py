@@ -59,47 +59,51 @@ class Delivery(StrEnum):
     HELD = "held"  # a dry run: shown, not sent
 
 
-class Direct:
-    """No windows: every notice is published at once. Offering it again sends it again, so a
-    duplicate request does not offer its notices again (at most once)."""
+class _AtOnce:
+    """No window: each notice is taken as it comes (`take`), and offering it again takes it
+    again, so a duplicate request does not offer its notices again (at most once)."""
 
     replayable: ClassVar = False
+    delivery: ClassVar[Delivery]
+
+    def take(self, notice: Notice) -> None:
+        raise NotImplementedError
+
+    def offer(
+        self,
+        notice: Notice,
+        keys: tuple[str, ...],
+        line: str,
+        request_id: str,
+        at: float | None = None,
+    ) -> Delivery:
+        del keys, line, request_id, at
+        self.take(notice)
+        return self.delivery
+
+
+class Direct(_AtOnce):
+    """No windows: every notice is published at once."""
+
+    delivery = Delivery.SENT
 
     def __init__(self, notifier: Notifier) -> None:
         self._notifier = notifier
 
-    def offer(
-        self,
-        notice: Notice,
-        keys: tuple[str, ...],
-        line: str,
-        request_id: str,
-        at: float | None = None,
-    ) -> Delivery:
-        del keys, line, request_id, at
+    def take(self, notice: Notice) -> None:
         self._notifier.send(notice)
-        return Delivery.SENT
 
 
-class Held:
+class Held(_AtOnce):
     """Notices kept, not sent: a dry run shows what it would tell."""
 
-    replayable: ClassVar = False
+    delivery = Delivery.HELD
 
     def __init__(self) -> None:
         self.held: list[Notice] = []
 
-    def offer(
-        self,
-        notice: Notice,
-        keys: tuple[str, ...],
-        line: str,
-        request_id: str,
-        at: float | None = None,
-    ) -> Delivery:
-        del keys, line, request_id, at
+    def take(self, notice: Notice) -> None:
         self.held.append(notice)
-        return Delivery.HELD
 
 
 def window_key(notice: Notice, keys: tuple[str, ...], start: int) -> str:

@@ -4,7 +4,7 @@
 |---|---|---|
 | `resource#<arn>` | its creator, the request ids handled (exactly once), a lease | tagger |
 | `drift#<arn>` | keys removed on purpose under a report-only drift policy | tagger |
-| `notice#<hash>`, `notice#<hash>#text` | a notification window and its text | outbox |
+| `notice#<hash>` | a notification window: its text, count, listing, request ids | outbox |
 | `sweep#position`, `sweep#lease`, `sweep:<hash>` | its place, its lease, what it did | sweep |
 
 The resource item keeps the creator recorded at Create time (the first trusted one stays), the
