@@ -244,3 +244,64 @@ def test_a_week_of_dry_run_does_not_silence_the_first_enforced_notice(
     assert [n.outcome for n in notes] == ["dry-run", "tagged"]
     assert "Would add" in notes[0].body
     assert "Added:" in notes[1].body
+
+
+def test_a_notice_whose_retry_comes_after_another_trigger_still_arrives(
+    emulator: Emulator, stack: Stack, monkeypatch: pytest.MonkeyPatch, quick_retries: list[Faults]
+) -> None:
+    """The Create call's timer SendMessage fails once; before Lambda's retry, the job's state
+    change claims the same resource (its record then keeps the state change's notices, none).
+    The retry is a duplicate with nothing of its own to offer again: the state change, which
+    took the record over, offers the notices it found there (their tags are on the resource)."""
+    monkeypatch.setenv("DIGEST_DELAY_SECONDS", "1")
+    app.tagger.cache_clear()
+    create = distinct(load_event(EVENT), 21)
+    arn = create["detail"]["responseElements"]["trainingJobArn"]
+    seed_from_event(emulator, create)
+    change = copy.deepcopy(load_event("state-change_TrainingJob"))
+    change["detail"]["TrainingJobArn"] = arn
+    change["detail"]["TrainingJobName"] = arn.rsplit("/", 1)[1]
+    change["resources"] = [arn]
+    install(quick_retries, once("sqs.SendMessage"))
+
+    assert isinstance(like_lambda(create, attempts=1)[0], str)  # the timer failed
+    assert tags_of(emulator, arn)["Project"] == "Alpha-NLP"  # the tags were written
+    changed = like_lambda(change)
+    assert isinstance(changed[-1], dict), changed
+    retried = like_lambda(create)
+    assert isinstance(retried[-1], dict), retried
+    assert retried[-1]["status"] == "duplicate"
+    fire_timers(emulator, stack, wait=3.0)
+
+    notes = emulator.notifications(stack)
+    assert [n.recipient for n in notes] == ["alice@example.com"]
+    assert arn in notes[0].body
+    assert "Added:" in notes[0].body
+
+
+def test_a_notice_of_a_write_that_never_happened_is_not_offered_by_the_next_trigger(
+    emulator: Emulator, stack: Stack, monkeypatch: pytest.MonkeyPatch, quick_retries: list[Faults]
+) -> None:
+    """AddTags refused for good: the Create call's claimed notice says "Added" of tags that
+    are not there. The next trigger that takes the record over does not send it."""
+    monkeypatch.setenv("DIGEST_DELAY_SECONDS", "0")
+    app.tagger.cache_clear()
+    create = distinct(load_event(EVENT), 22)
+    arn = create["detail"]["responseElements"]["trainingJobArn"]
+    seed_from_event(emulator, create)
+    refused = install(
+        quick_retries,
+        Faults(frozenset({"sagemaker.AddTags"}), code="AccessDeniedException", limit=3),
+    )
+    assert all(isinstance(o, str) for o in like_lambda(create))  # Lambda gave up
+    assert sum(refused.failed.values()) == 3
+    change = copy.deepcopy(load_event("state-change_TrainingJob"))
+    change["detail"]["TrainingJobArn"] = arn
+    change["detail"]["TrainingJobName"] = arn.rsplit("/", 1)[1]
+    change["resources"] = [arn]
+    summary = like_lambda(change)[-1]
+    assert isinstance(summary, dict), summary
+    notes = emulator.notifications(stack)
+    # the state change writes and tells on its own; the Create call's notice is not sent
+    assert len(notes) == 1, [n.body for n in notes]
+    assert tags_of(emulator, arn)["Project"] == "Alpha-NLP"

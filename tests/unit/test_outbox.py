@@ -3,19 +3,16 @@ counts nothing twice and finishes what its first offer started."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from autotag.notify import ADMIN, CREATOR, Notice, Notifier, Outcome
 from autotag.outbox import MAX_LISTED, OVERDUE_SECONDS, Delivery, Outbox, window_key
+from tests.unit.conftest import TABLE
 
-TABLE = "state"
 KEYS = ("Project", "CostCenter")
 
 
@@ -51,19 +48,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
 
 
 def outbox(dynamodb: Any, sns: FakeSns, sqs: FakeSqs | None, clock: Clock) -> Outbox:

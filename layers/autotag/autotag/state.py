@@ -10,8 +10,9 @@
 The resource item keeps the creator recorded at Create time (the first trusted one stays), the
 request ids handled for the resource (a repeated delivery finds its id and does nothing), the
 short lease of the one invocation writing its tags (it runs out on its own: no second write),
-and the notices the last request decided (its retry offers them again). Every item expires
-through the TTL attribute `expires` (epoch seconds).
+and the notices the last request decided (its retry offers them again; a later request that
+replaces them offers them itself). Every item expires through the TTL attribute `expires`
+(epoch seconds).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ class StateTable:
         told: str | None = None,
         again: bool = False,
         owner: str = "",
-    ) -> None:
+    ) -> ResourceRecord:
         """The one write a request makes about its resource, before any tag is written or any
         notice offered: the request is handled (exactly once); the creator kept (a Create call
         replaces an older record, other triggers only fill one in); with `lease_seconds`, the
@@ -163,7 +164,10 @@ class StateTable:
         request was handled (AlreadyHandledError, with the record). `again`: a request whose
         tags still need writing may claim again what its own earlier try claimed. `owner` names
         this try (the lease is a try's, not a request's: two deliveries of one request at once
-        do not both write)."""
+        do not both write).
+
+        Returns the record as the claim found it (the attributes it replaced): the notices the
+        request before this one decided, which its own retry can no longer offer again."""
         owner = owner or request_id
         now = self._clock()
         sets = ["#expires = :expires", "#last = :id"]
@@ -195,7 +199,7 @@ class StateTable:
         if again:
             fresh = f"({fresh} OR #last = :id)"
         try:
-            self._client.update_item(
+            before = self._client.update_item(
                 TableName=self._table,
                 Key=key(RESOURCE_PREFIX + arn),
                 UpdateExpression=expression,
@@ -204,8 +208,9 @@ class StateTable:
                 ),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            ).get("Attributes", {})
         except ClientError as error:
             if not is_conditional_failure(error):
                 raise
@@ -218,6 +223,7 @@ class StateTable:
             if handled:
                 raise AlreadyHandledError(request_id, record) from None
             raise LockBusyError(arn, record.lease_until) from None
+        return _record(before)
 
     def release(self, arn: str, owner: str) -> None:
         """Give the lease back (a try that failed: its retry should not wait for it)."""

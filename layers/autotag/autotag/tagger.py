@@ -74,6 +74,10 @@ _VISIBILITY_WAITS: Final = (0.5, 1.0, 2.0)  # seconds: a short, bounded wait bef
 # tagged the resource while its creator was looked up). Sooner, a second read would leave the
 # same few milliseconds before AddTags as the first: SageMaker's AddTags takes no condition.
 _READ_AGAIN_AFTER: Final = timedelta(seconds=0.5)
+# A replaced request's notices older than this are not offered again: their window item, kept
+# a day past the window, may be gone (autotag.outbox), and a message that late tells nobody
+# anything the daily sweep would not.
+_TAKE_OVER_WITHIN: Final = 86400.0
 
 
 def _event_age(call: Subject, now: datetime) -> float | None:
@@ -176,7 +180,7 @@ class Tagger:
         logger.info("duplicate event", extra={"eventId": call.event_id})
         offered: list[str] = []
         if self.notices.replayable and record.told and record.last_request == call.event_id:
-            for notice, keys, line, at in unpack_told(record.told):
+            for notice, keys, line, at, _ in unpack_told(record.told):
                 offered.append(self.notices.offer(notice, keys, line, call.event_id, at).value)
         return self.brief(call, "duplicate", duplicate=True, offered_again=offered)
 
@@ -377,7 +381,7 @@ class Tagger:
         call = evidence.call
         owner = f"{call.event_id}#{uuid.uuid4().hex[:8]}"  # this try
         decided = time.time()  # the notices' window: a replay of them joins the same one
-        self.claim(evidence, decision, owner, decided)
+        before = self.claim(evidence, decision, owner, decided)
         try:
             if decision.writes and self.clock() - read.at > _READ_AGAIN_AFTER:
                 fresh = self.read_existing(call)
@@ -389,6 +393,7 @@ class Tagger:
                     decision = decide(evidence)
                     self.count("ResourcesChangedMeanwhile")
                     self.claim(evidence, decision, owner, decided, again=True)
+                read = Read(fresh, self.clock())
             if decision.withhold and self.table is not None:
                 self.table.withhold(call.resource.arn, list(decision.withhold))
             if decision.writes and not self.write(call, decision.plan):
@@ -398,6 +403,7 @@ class Tagger:
                 self.table.release(call.resource.arn, owner)
             raise
         deliveries = [self.tell(told, call.event_id, decided) for told in _told(decision)]
+        self.take_over(call, before, read.tags)
         status = decision.status
         self.count("ResourcesCompliant" if status == "compliant" else "ResourcesMissingTags")
         if not decision.plan.complete:
@@ -406,6 +412,24 @@ class Tagger:
         summary = Handled(call, decision, delivery).to_json()
         logger.info("resource handled", extra={"summary": summary})
         return summary
+
+    def take_over(self, call: Subject, before: ResourceRecord, tags: Mapping[str, str]) -> None:
+        """Offer again the notices of the request this one's claim replaced in the record:
+        that request's retry finds itself a duplicate with nothing left to offer, so a step
+        it failed after its write (its window's timer, say) would be lost. Offering is
+        idempotent: when that request finished, its window counts nothing twice. Only notices
+        whose "Added" tags are on the resource (as read here), and whose window is not gone."""
+        previous = before.last_request  # left out when unchanged: this request's own
+        if not self.notices.replayable or not before.told or previous in ("", call.event_id):
+            return
+        for notice, keys, line, at, added in unpack_told(before.told):
+            if any(tags.get(k) != v for k, v in added.items()):
+                continue  # its write never happened: never say "Added"
+            if at is None or time.time() - at > _TAKE_OVER_WITHIN:
+                continue
+            # counted by its own request already (if it got that far): only the offer here
+            self.notices.offer(notice, keys, line, previous, at)
+            self.count("NoticesTakenOver")
 
     def tell(self, told: Told, request_id: str, at: float) -> Delivery:
         delivery = self.notices.offer(told.notice, told.keys, told.line, request_id, at)
@@ -422,11 +446,11 @@ class Tagger:
         decided: float,
         *,
         again: bool = False,
-    ) -> None:
-        """The request's one write (autotag.state.StateTable.claim). A dry run records
-        nothing: running it twice gives the same answer."""
+    ) -> ResourceRecord:
+        """The request's one write (autotag.state.StateTable.claim); returns the record as it
+        found it. A dry run records nothing: running it twice gives the same answer."""
         if self.table is None or evidence.mode is not Mode.ENFORCE:
-            return
+            return NO_RECORD
         principal = decision.principal
         call = evidence.call
         known = principal.kind is not PrincipalKind.UNKNOWN
@@ -436,13 +460,14 @@ class Tagger:
         replace = call.trigger in _CREATE_TRIGGERS and known
         keep = replace or (evidence.recorded is None and known)
         told = _told(decision)
-        self.table.claim(
+        added = {k: a.value for k, a in decision.plan.add.items()} if decision.writes else {}
+        return self.table.claim(
             call.resource.arn,
             call.event_id,
             creator=principal if keep else None,
             replace=replace,
             lease_seconds=self.settings.lease_seconds if decision.writes else 0.0,
-            told=pack_told(told, decided) if told else None,
+            told=pack_told(told, decided, added) if told else None,
             again=again or bool(decision.writes),
             owner=owner,
         )
@@ -474,24 +499,42 @@ def _told(decision: Decision) -> list[Told]:
     return [t for t in (decision.notice, decision.membership) if t is not None]
 
 
-def pack_told(told: list[Told], at: float) -> str:
-    """The notices decided, and when, as the resource's record keeps them."""
+def pack_told(told: list[Told], at: float, added: Mapping[str, str] | None = None) -> str:
+    """The notices decided, when, and the tags they say were added, as the resource's record
+    keeps them."""
     return json.dumps(
         [
-            {"notice": t.notice.to_json(), "keys": list(t.keys), "line": t.line, "at": at}
+            {
+                "notice": t.notice.to_json(),
+                "keys": list(t.keys),
+                "line": t.line,
+                "at": at,
+                "added": dict(added or {}),
+            }
             for t in told
         ]
     )
 
 
-def unpack_told(text: str) -> list[tuple[Notice, tuple[str, ...], str, float | None]]:
+class Claimed(NamedTuple):
+    """One notice a claim kept (`pack_told`)."""
+
+    notice: Notice
+    keys: tuple[str, ...]
+    line: str
+    at: float | None
+    added: dict[str, str]
+
+
+def unpack_told(text: str) -> list[Claimed]:
     try:
         return [
-            (
+            Claimed(
                 Notice.from_json(item["notice"]),
                 tuple(item["keys"]),
                 item["line"],
                 float(item["at"]) if "at" in item else None,
+                {str(k): str(v) for k, v in item.get("added", {}).items()},
             )
             for item in json.loads(text)
         ]
