@@ -103,7 +103,7 @@ def test_a_notice_offered_again_is_counted_once(dynamodb: Any) -> None:
     assert box.offer(notice(2), KEYS, "line 2", "r2") is Delivery.GATHERED  # a retry
     key = window_key(notice(), KEYS, int(clock.now // 86400 * 86400))
     assert item(dynamodb, key)["notice_count"]["N"] == "2"
-    assert len(item(dynamodb, key)["listed"]["L"]) == 2
+    assert len(item(dynamodb, key)["listed"]["SS"]) == 2
 
 
 def test_a_failed_timer_is_started_again_by_the_retry(dynamodb: Any) -> None:
@@ -165,7 +165,7 @@ def test_a_full_window_counts_without_listing(dynamodb: Any) -> None:
     key = window_key(notice(), KEYS, int(clock.now // 86400 * 86400))
     state = item(dynamodb, key)
     assert state["notice_count"]["N"] == str(MAX_LISTED + 5)
-    assert len(state["listed"]["L"]) == MAX_LISTED
+    assert len(state["listed"]["SS"]) == MAX_LISTED
     box.flush(key)
     assert "... and 5 more not listed" in sns.published[0]["Message"]
 

@@ -188,19 +188,12 @@ class Outbox:
             "subject": {"S": notice.subject},
             "body": {"S": notice.body},
         }
-        sets = [
-            "#head = if_not_exists(#head, :head)",
-            "#flushed = if_not_exists(#flushed, :no)",
-            "#expires = :expires",
-            "#listed = list_append(if_not_exists(#listed, :none), :line)",
-        ]
-        adds = ["#members :id", "#count :one"]
+        sets = ["#head = if_not_exists(#head, :head)", "#expires = :expires"]
+        adds = ["#members :id", "#count :one", "#listed :line"]  # a set: no function to apply
         values: dict[str, Any] = {
             ":head": {"M": head},
-            ":no": {"BOOL": False},
             ":expires": {"N": str(ends + 86400)},
-            ":none": {"L": []},
-            ":line": {"L": [{"S": line}]},
+            ":line": {"SS": [line]},
             ":id": {"SS": [request_id]},
             ":one": {"N": "1"},
             ":max": {"N": str(MAX_LISTED)},
@@ -208,7 +201,6 @@ class Outbox:
         }
         names = {
             "#head": "head",
-            "#flushed": "flushed",
             "#expires": "expires",
             "#listed": "listed",
             "#members": "members",
@@ -264,7 +256,7 @@ class Outbox:
         # A flush holds the window: its message is composed already. (A flush that failed
         # before Publish gave its lease back; one that died keeps it until it runs out.)
         sending = float(item.get("lease_ends", {}).get("N", "0")) >= now
-        if item["flushed"]["BOOL"] or sending:
+        if _flushed(item) or sending:
             return Delivery.SENT if opener else Delivery.SUPPRESSED
         if opener:
             return self._start(key)
@@ -299,14 +291,10 @@ class Outbox:
                 Key={"pk": {"S": key}},
                 UpdateExpression="SET lease_ends = :lease",
                 ConditionExpression=(
-                    "attribute_exists(pk) AND flushed = :no "
+                    "attribute_exists(pk) AND attribute_not_exists(flushed) "
                     "AND (attribute_not_exists(lease_ends) OR lease_ends < :now)"
                 ),
-                ExpressionAttributeValues={
-                    ":lease": lease,
-                    ":no": {"BOOL": False},
-                    ":now": {"N": str(now)},
-                },
+                ExpressionAttributeValues={":lease": lease, ":now": {"N": str(now)}},
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as error:
@@ -348,6 +336,11 @@ class Outbox:
             logger.exception("window lease not given back", extra={"window": key})
 
 
+def _flushed(item: Mapping[str, Any]) -> bool:
+    """The window's message went (the attribute is written once, when it did)."""
+    return "flushed" in item
+
+
 def _members(item: Mapping[str, Any]) -> set[str]:
     return set(item.get("members", {}).get("SS", []))
 
@@ -366,7 +359,7 @@ def message(item: Mapping[str, Any]) -> Notice:
         outcome=outcome,
         keys=tuple(k["S"] for k in head["missing_keys"]["L"]),
         total=total,
-        lines=[line["S"] for line in item["listed"]["L"]],
+        lines=sorted(item["listed"]["SS"]),
         first_body=head["body"]["S"],
         window_ends=int(head["window_ends"]["N"]),
         role=role,

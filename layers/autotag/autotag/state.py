@@ -170,12 +170,16 @@ class StateTable:
         request before this one decided, which its own retry can no longer offer again."""
         owner = owner or request_id
         now = self._clock()
-        sets = ["#expires = :expires", "#last = :id"]
-        names = {"#handled": "handled", "#expires": EXPIRES, "#last": "last_request"}
-        names |= {"#owner": "lock_owner", "#until": "lock_until", "#told": "told"}
+        last: dict[str, Any] = {"request": {"S": request_id}}
+        if told is not None:
+            last["told"] = {"S": told}
+        sets = ["#expires = :expires", "#last = :last"]
+        names = {"#handled": "handled", "#expires": EXPIRES, "#last": "last"}
+        names |= {"#lease": "lease", "#owner": "owner", "#until": "until"}
         values: dict[str, Any] = {
             ":ids": {"SS": [request_id]},
             ":id": {"S": request_id},
+            ":last": {"M": last},
             ":me": {"S": owner},
             ":now": {"N": str(now)},
             ":expires": self._expires(RECORD_SECONDS),
@@ -187,25 +191,22 @@ class StateTable:
             names["#creator"] = "creator"
             values[":creator"] = {"S": principal_to_json(creator)}
         if lease_seconds > 0:
-            sets += ["#owner = :me", "#until = :until"]
-            values[":until"] = {"N": str(now + lease_seconds)}
-        if told is not None:
-            sets.append("#told = :told")
-            values[":told"] = {"S": told}
+            sets.append("#lease = :lease")
+            values[":lease"] = {
+                "M": {"owner": {"S": owner}, "until": {"N": str(now + lease_seconds)}}
+            }
         expression = f"SET {', '.join(sets)} ADD #handled :ids"
-        if told is None:
-            expression += " REMOVE #told"
-        fresh = "(attribute_not_exists(#handled) OR NOT contains(#handled, :id))"
+        fresh = "NOT contains(#handled, :id)"  # true with no such attribute yet
         if again:
-            fresh = f"({fresh} OR #last = :id)"
+            fresh = f"({fresh} OR #last.#id = :id)"
+            names["#id"] = "request"
+        free = "attribute_not_exists(#lease) OR #lease.#until < :now OR #lease.#owner = :me"
         try:
             before = self._client.update_item(
                 TableName=self._table,
                 Key=key(RESOURCE_PREFIX + arn),
                 UpdateExpression=expression,
-                ConditionExpression=(
-                    f"(attribute_not_exists(#until) OR #until < :now OR #owner = :me) AND {fresh}"
-                ),
+                ConditionExpression=f"({free}) AND {fresh}",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="UPDATED_OLD",
@@ -231,9 +232,9 @@ class StateTable:
             self._client.update_item(
                 TableName=self._table,
                 Key=key(RESOURCE_PREFIX + arn),
-                UpdateExpression="REMOVE #owner, #until",
-                ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={"#owner": "lock_owner", "#until": "lock_until"},
+                UpdateExpression="REMOVE #lease",
+                ConditionExpression="#lease.#owner = :me",
+                ExpressionAttributeNames={"#lease": "lease", "#owner": "owner"},
                 ExpressionAttributeValues={":me": {"S": owner}},
             )
         except ClientError as error:
@@ -264,13 +265,15 @@ class StateTable:
 
 def _record(item: Mapping[str, Any]) -> ResourceRecord:
     text = item.get("creator", {}).get("S")
+    last = item.get("last", {}).get("M", {})
+    lease = item.get("lease", {}).get("M", {})
     return ResourceRecord(
         creator=principal_from_json(text) if text else None,
         handled=frozenset(item.get("handled", {}).get("SS", [])),
-        last_request=item.get("last_request", {}).get("S", ""),
-        told=item.get("told", {}).get("S"),
-        lease_owner=item.get("lock_owner", {}).get("S", ""),
-        lease_until=float(item.get("lock_until", {}).get("N", "0")),
+        last_request=last.get("request", {}).get("S", ""),
+        told=last.get("told", {}).get("S"),
+        lease_owner=lease.get("owner", {}).get("S", ""),
+        lease_until=float(lease.get("until", {}).get("N", "0")),
     )
 
 
