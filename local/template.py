@@ -12,6 +12,12 @@ import yaml
 from moto.events.models import EventPattern
 
 TEMPLATE: Final = Path(__file__).resolve().parent.parent / "template.yaml"
+# The pseudo parameters as the emulator's stack has them (moto's default account).
+PSEUDO: Final = {
+    "AWS::AccountId": "123456789012",
+    "AWS::Region": "us-east-1",
+    "AWS::Partition": "aws",
+}
 FUNCTION: Final = "TagOnCreateFunction"
 RULE_EVENT: Final = "CloudTrailCreate"
 
@@ -75,11 +81,23 @@ def rule_pattern() -> dict[str, Any]:
     return pattern
 
 
+def pseudo(value: Any) -> Any:
+    """`value` with each `!Ref AWS::...` replaced by the emulator's value (PSEUDO)."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in PSEUDO:
+            return PSEUDO[value["Ref"]]
+        return {k: pseudo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pseudo(v) for v in value]
+    return value
+
+
 def rule_patterns(function: str = FUNCTION) -> dict[str, dict[str, Any]]:
-    """Every EventBridge rule pattern that invokes the function, by event name."""
+    """Every EventBridge rule pattern that invokes the function, by event name, as deployed in
+    the emulator's account."""
     found = resources()[function]["Properties"].get("Events", {})
     return {
-        name: event["Properties"]["Pattern"]
+        name: pseudo(event["Properties"]["Pattern"])
         for name, event in found.items()
         if event["Type"] == "EventBridgeRule"
     }

@@ -254,21 +254,10 @@ def test_everything_that_holds_data_uses_the_stack_key() -> None:
     for table in ("RegistryTable", "StateTable"):
         sse = found[table]["Properties"]["SSESpecification"]
         assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn}
-    for group in ("TagOnCreateLogGroup", "NotifyDigestLogGroup"):
+    for group in ("TagOnCreateLogGroup", "NotifyDigestLogGroup", "SweepLogGroup"):
         assert found[group]["Properties"]["KmsKeyId"] == key_arn
         assert found[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert template.load()["Globals"]["Function"]["KmsKeyArn"] == key_arn
-
-
-def test_the_key_lets_alarms_and_eventbridge_publish() -> None:
-    policy = template.resources()["AutoTagKey"]["Properties"]["KeyPolicy"]["Statement"]
-    services = {
-        service
-        for statement in policy
-        for service in statement["Principal"].get("Service", [])
-        if isinstance(statement["Principal"].get("Service"), list)
-    }
-    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= services
 
 
 def _named(value: dict[str, Any]) -> str:
@@ -282,7 +271,11 @@ def test_alarms_watch_errors_and_every_dead_letter_queue_and_tell_the_admins() -
         for resource in template.resources().values()
         if resource["Type"] == "AWS::CloudWatch::Alarm"
     ]
-    watched = {(a["MetricName"], _named(a["Dimensions"][0]["Value"])) for a in alarms}
+    watched = {
+        (a["MetricName"], _named(a["Dimensions"][0]["Value"]))
+        for a in alarms
+        if a["Namespace"].startswith("AWS/")
+    }
     assert watched == {
         ("Errors", "TagOnCreateFunction"),
         ("Errors", "NotifyDigestFunction"),
@@ -309,17 +302,6 @@ def test_admin_mail_is_optional_and_filtered_on_the_notice_topic() -> None:
     assert notices["Condition"] == "HasAdminEmail"
     assert notices["Properties"]["FilterPolicy"] == {"recipient": ["admin"]}
     assert found["AdminAlarmSubscription"]["Properties"]["TopicArn"] == {"Ref": "AdminTopic"}
-
-
-def test_reserved_concurrency_is_a_parameter() -> None:
-    reserved = template.function_properties()["ReservedConcurrentExecutions"]
-    assert reserved == {
-        "Fn::If": [
-            "HasReservedConcurrency",
-            {"Ref": "ReservedConcurrency"},
-            {"Ref": "AWS::NoValue"},
-        ]
-    }
 
 
 def test_state_table_keys_and_expiry_match_the_code() -> None:
