@@ -52,22 +52,28 @@ def test_the_corpus_calls_exactly_the_permitted_operations(
         lambda_handler(failing, FakeContext())
     monkeypatch.setenv("DIGEST_DELAY_SECONDS", "1")  # a window that gathers: a timer starts
     app.tagger.cache_clear()
-    gathering = load_event("compliant_CreateTrainingJob")  # but for ML-Phase: a new window
-    detail = gathering["detail"]
-    detail["eventID"] = "opens-a-window"
-    detail["responseElements"]["trainingJobArn"] += "-2"
-    detail["requestParameters"]["tags"] = [
-        tag for tag in detail["requestParameters"]["tags"] if tag["key"] != "ML-Phase"
-    ]
-    seed_from_event(emulator, gathering)
-    assert lambda_handler(gathering, FakeContext())["notification"] == "scheduled"
+    for index, dropped in enumerate(("ML-Phase", "Environment")):  # two windows, one reader
+        gathering = load_event("compliant_CreateTrainingJob")  # but for one key: a new window
+        detail = gathering["detail"]
+        detail["eventID"] = f"opens-a-window-{index}"
+        detail["responseElements"]["trainingJobArn"] += f"-{index + 2}"
+        detail["requestParameters"]["tags"] = [
+            tag for tag in detail["requestParameters"]["tags"] if tag["key"] != dropped
+        ]
+        seed_from_event(emulator, gathering)
+        assert lambda_handler(gathering, FakeContext())["notification"] == "scheduled"
     called = set(api_calls.seen)
     assert called == code_actions() == DECLARED
 
     api_calls.seen.clear()  # the digest function, when the timers fire
-    event = emulator.sqs_event(stack.digest_queue_url, expect=1)
-    assert event["Records"]
-    functions.module("notify_digest").lambda_handler(event, FakeContext())
+    event = emulator.sqs_event(stack.digest_queue_url, expect=2, timeout=3.0)
+    assert len(event["Records"]) == 2
+    digest = functions.module("notify_digest")
+    for record, cap in zip(event["Records"], ("100", "1"), strict=True):
+        monkeypatch.setenv("DAILY_MESSAGE_CAP", cap)  # the first sent, the second held
+        digest.outbox.cache_clear()
+        digest.lambda_handler({"Records": [record]}, FakeContext())
+    digest.outbox.cache_clear()
     assert set(api_calls.seen) == code_actions(DIGEST) == DIGEST_DECLARED
 
 

@@ -3,6 +3,7 @@ counts nothing twice and finishes what its first offer started."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -251,4 +252,75 @@ def test_a_retry_past_the_windows_end_joins_the_window_it_was_decided_in(dynamod
     key = window_key(notice(), KEYS, int(decided // 86400 * 86400))
     assert sqs.sent[0]["MessageBody"] == f'{{"key": "{key}"}}'
     assert box.flush(key) is True
+    assert len(sns.published) == 1
+
+
+# ---------------------------------------------------------------- the daily cap per reader
+
+
+def capped(dynamodb: Any, sns: FakeSns, sqs: FakeSqs, clock: Clock, cap: int) -> Outbox:
+    box = outbox(dynamodb, sns, sqs, clock)
+    box.daily_cap = cap
+    return box
+
+
+def key_sets(n: int) -> list[tuple[str, ...]]:
+    return [(f"Key{i}",) for i in range(n)]
+
+
+def open_windows(box: Outbox, clock: Clock, sets: list[tuple[str, ...]]) -> list[str]:
+    """One window per key set for alice; returns their keys."""
+    start = int(clock.now // 86400 * 86400)
+    for i, keys in enumerate(sets):
+        box.offer(notice(i), keys, f"line {i}", f"r{i}")
+    return [window_key(notice(), keys, start) for keys in sets]
+
+
+def test_a_reader_gets_at_most_the_cap_a_day_whatever_the_key_sets(dynamodb: Any) -> None:
+    """Finding: one person could receive up to 63 messages a day (one per key set)."""
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock(1_800_000_000.0 // 86400 * 86400 + 3600)
+    box = capped(dynamodb, sns, sqs, clock, cap=2)
+    keys = open_windows(box, clock, key_sets(5))
+    sent = [box.flush(key) for key in keys]  # each window's timer fires
+    assert sent == [True, True, False, False, False]
+    assert len(sns.published) == 2
+    held = [m for m in sqs.sent if "held#" in m["MessageBody"]]
+    assert len(held) == 1  # one timer for the reader's held windows, not one per window
+    assert held[0]["DelaySeconds"] == 900
+
+    box.flush(json.loads(held[0]["MessageBody"])["key"])  # the same day: still held
+    assert len(sns.published) == 2
+    clock.now += 86400  # the next day: the held windows go out together, in one message
+    again = [m for m in sqs.sent if "held#" in m["MessageBody"]][-1]
+    assert box.flush(json.loads(again["MessageBody"])["key"]) is True
+    assert len(sns.published) == 3
+    together = sns.published[2]["Message"]
+    assert "Held back earlier by the limit of 2 messages a day, 2 more:" in together
+    assert all(f"body {i}" in together for i in (2, 3, 4))
+    assert "(+2 held back)" in sns.published[2]["Subject"]
+    assert all(box.flush(key) is False for key in keys)  # nothing goes twice
+
+
+def test_held_windows_ride_along_with_the_readers_next_message(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock(1_800_000_000.0 // 86400 * 86400 + 3600)
+    box = capped(dynamodb, sns, sqs, clock, cap=1)
+    first, second = open_windows(box, clock, key_sets(2))
+    assert box.flush(first) is True
+    assert box.flush(second) is False  # held
+    clock.now += 86400
+    (later,) = open_windows(box, clock, [("Other",)])
+    assert box.flush(later) is True
+    assert len(sns.published) == 2
+    assert "body 1" in sns.published[1]["Message"]  # the held window came along
+    assert box.flush(second) is False
+    assert item(dynamodb, second)["flushed"]["BOOL"] is True
+
+
+def test_a_failed_publish_gives_the_days_place_back(dynamodb: Any) -> None:
+    sns, sqs, clock = FakeSns(failures=1), FakeSqs(), Clock()
+    box = capped(dynamodb, sns, sqs, clock, cap=1)
+    (key,) = open_windows(box, clock, key_sets(1))
+    with pytest.raises(ClientError):
+        box.flush(key)
+    assert box.flush(key) is True  # the retry still has the day's one message
     assert len(sns.published) == 1

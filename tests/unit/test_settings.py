@@ -11,6 +11,7 @@ def test_defaults() -> None:
     settings = Settings.from_env(BASE)
     assert settings.mode is Mode.ENFORCE
     assert settings.cache_ttl_seconds == 300
+    assert settings.daily_message_cap == 5
 
 
 def test_dry_run() -> None:
@@ -26,6 +27,8 @@ def test_dry_run() -> None:
         ({**BASE, "MODE": "enforcing"}, "MODE"),
         ({**BASE, "CACHE_TTL_SECONDS": "soon"}, "CACHE_TTL_SECONDS"),
         ({**BASE, "CACHE_TTL_SECONDS": "-1"}, "CACHE_TTL_SECONDS"),
+        ({**BASE, "DAILY_MESSAGE_CAP": "five"}, "DAILY_MESSAGE_CAP"),
+        ({**BASE, "DAILY_MESSAGE_CAP": "2.5"}, "DAILY_MESSAGE_CAP"),
     ],
 )
 def test_a_bad_setting_names_its_variable(env: dict[str, str], named: str) -> None:

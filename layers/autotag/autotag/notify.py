@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final, NamedTuple
@@ -283,6 +283,31 @@ def _subject(call: Subject, plan: TagPlan, outcome: Outcome) -> str:
 
 
 MAX_MESSAGE_BYTES: Final = 250_000  # SNS takes 256 KB; leave room for the attributes
+
+
+def compose_together(notices: list[Notice], cap: int) -> Notice:
+    """Several windows' messages to one reader as one: the first in full, then those the daily
+    cap held back. Always under SNS's 256 KB: what does not fit is named by its subject."""
+    first, rest = notices[0], notices[1:]
+    if not rest:
+        return first
+    parts = [
+        first.body,
+        "",
+        f"Held back earlier by the limit of {cap} messages a day, {len(rest)} more:",
+    ]
+    budget = MAX_MESSAGE_BYTES - len("\n".join(parts).encode()) - 200
+    for notice in rest:
+        section = f"\n--- {notice.subject}\n\n{notice.body}"
+        size = len(section.encode()) + 1
+        if size > budget:
+            section = f"\n--- {notice.subject} (not shown in full: too long)"
+            size = len(section.encode()) + 1
+        budget -= size
+        parts.append(section)
+    subject = f"{first.subject} (+{len(rest)} held back)"
+    subject = subject.encode("ascii", "replace").decode("ascii")[:MAX_SUBJECT]
+    return replace(first, subject=subject, body="\n".join(parts) + "\n")
 
 
 def compose_digest(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final, Protocol
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -12,6 +15,29 @@ NAMESPACE: Final = "SageMakerAutoTag"
 
 logger: Final = Logger(service=SERVICE)
 metrics: Final = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+_EMAIL: Final = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def without_emails(value: Any, ids: Mapping[str, str] | None = None) -> Any:
+    """`value` (a summary: dicts, lists, strings) as INFO logs may carry it: each e-mail
+    address replaced by the registry id of its person (`ids`, keyed by folded address), else by
+    a stable pseudonym (`email#<hash>`, the same in every line) that finds the address again
+    only for someone who already knows it."""
+    known = ids or {}
+
+    def swap(found: re.Match[str]) -> str:
+        address = found.group(0).casefold()
+        return known.get(address) or "email#" + hashlib.sha256(address.encode()).hexdigest()[:10]
+
+    if isinstance(value, str):
+        return _EMAIL.sub(swap, value)
+    if isinstance(value, Mapping):
+        return {key: without_emails(item, known) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_emails(item, known) for item in value]
+    return value
 
 
 class Counter(Protocol):

@@ -18,6 +18,13 @@ caller wins, the rest is lost"). A window is one item (`notice#<hash>`) in the s
 
 A timer that never started (its invocation gave up for good) is started by the next notice
 that finds the window overdue. The item expires a day after its window.
+
+A daily cap bounds the messages one reader gets, whatever the key sets (`daily_cap` a UTC day,
+counted in `notice#cap#<reader>#<day>`). A window whose flush finds the cap reached is held:
+its key joins the reader's held set (`notice#held#<reader>`), and the first one held starts a
+timer for the set. The reader's next message carries the held windows along; failing that, the
+set's timer, which comes back every 15 minutes while the cap holds, sends them together as soon
+as the cap allows (the next day at the latest).
 """
 
 from __future__ import annotations
@@ -28,11 +35,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
 
 from botocore.exceptions import ClientError
 
-from autotag.notify import Notice, Notifier, Outcome, compose_digest
+from autotag.notify import Notice, Notifier, Outcome, compose_digest, compose_together
 from autotag.observability import logger
 from autotag.state import NOTICE_PREFIX, is_conditional_failure
 
@@ -49,6 +56,10 @@ _LEASE_SECONDS: Final = 60  # a flush in progress holds the window this long
 # A window whose timer should have fired this long ago, and that nobody tried to send, lost its
 # timer: the next notice starts one.
 OVERDUE_SECONDS: Final = 300
+HELD_PREFIX: Final = KEY_PREFIX + "held#"  # the windows the daily cap holds for one reader
+CAP_PREFIX: Final = KEY_PREFIX + "cap#"  # the messages a reader got in one UTC day
+DAY: Final = 86400
+MAX_TOGETHER: Final = 20  # held windows sent along in one message; the rest wait their turn
 
 
 class Delivery(StrEnum):
@@ -119,7 +130,8 @@ class Outbox:
     replayable: ClassVar = True  # offering a notice again counts and sends nothing twice
 
     permissions: ClassVar = ("dynamodb:UpdateItem", "dynamodb:GetItem", "sqs:SendMessage")
-    flush_permissions: ClassVar = ("dynamodb:UpdateItem",)  # the digest function
+    # the digest function: windows, the daily cap, the held set and its timer
+    flush_permissions: ClassVar = ("dynamodb:UpdateItem", "dynamodb:GetItem", "sqs:SendMessage")
 
     dynamodb: DynamoDBClient
     table: str
@@ -129,6 +141,7 @@ class Outbox:
     sqs: SQSClient | None = None
     queue_url: str | None = None
     clock: Callable[[], float] = time.time
+    daily_cap: int = 0  # messages a day to one reader; 0: no cap
 
     def __post_init__(self) -> None:
         self._full: set[str] = set()  # windows this container found listing no more
@@ -272,17 +285,23 @@ class Outbox:
         if self.delay_seconds <= 0 or self.sqs is None or not self.queue_url:
             self.flush(key)
             return Delivery.SENT
-        self.sqs.send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=json.dumps({"key": key}),
-            DelaySeconds=int(min(self.delay_seconds, MAX_SQS_DELAY)),
-        )
+        self._timer(key)
         return Delivery.SCHEDULED
 
     def flush(self, key: str) -> bool:
         """Send the window's one message, unless it went out already or another flush holds
         it. True when sent now. A failed Publish gives the window back (the retry sends it);
-        once Publish succeeded, no offer starts it again."""
+        once Publish succeeded, no offer starts it again. `key` may also name a reader's held
+        set (its timer): the held windows go out together if the cap allows."""
+        if key.startswith(HELD_PREFIX):
+            return self._release(key)
+        taken = self._take(key)
+        if taken is None:
+            return False
+        return self._send([taken])
+
+    def _take(self, key: str) -> Taken | None:
+        """The window, leased to this flush; None if it went out or another flush holds it."""
         now = int(self.clock())
         lease = {"N": str(now + _LEASE_SECONDS)}
         try:
@@ -299,13 +318,41 @@ class Outbox:
             )["Attributes"]
         except ClientError as error:
             if is_conditional_failure(error):
-                return False
+                return None
             raise
+        return Taken(key, item, lease)
+
+    def _send(self, taken: list[Taken], *, chained: bool = False) -> bool:
+        """One message for the windows taken (one reader's), and those the cap held for the
+        reader; or, with the cap reached, all of them held."""
+        reader = taken[0].item["head"]["M"]["recipient"]["S"]
+        held = held_key(reader)
+        slot = self._slot(reader) if self.daily_cap else None
+        if self.daily_cap and slot is None:
+            self._hold(held, taken, chained=chained)
+            return False
+        if self.daily_cap:
+            mine = {t.key for t in taken}
+            for key in sorted(self._held(held) - mine)[: max(0, MAX_TOGETHER - len(taken))]:
+                if (more := self._take(key)) is not None:
+                    taken.append(more)
         try:
-            self.notifier.send(message(item))
+            self.notifier.send(compose_together([message(t.item) for t in taken], self.daily_cap))
         except BaseException:
-            self._give_back(key, lease)
+            for t in taken:
+                self._give_back(t.key, t.lease)
+            if slot is not None:
+                self._unslot(slot)
             raise
+        for t in taken:
+            self._mark_flushed(t.key)
+        if self.daily_cap:
+            left = self._forget(held, [t.key for t in taken])
+            if left and chained:  # more than one message's worth: the timer comes back
+                self._timer(held)
+        return True
+
+    def _mark_flushed(self, key: str) -> None:
         for attempt in range(2):
             try:
                 self.dynamodb.update_item(
@@ -321,7 +368,104 @@ class Outbox:
                 # does a crash between Publish and this mark): at least once, not exactly.
                 if attempt:
                     logger.exception("window sent but not marked flushed", extra={"window": key})
-        return True
+
+    # ------------------------------------------------------------------ the daily cap
+
+    def _slot(self, reader: str) -> dict[str, Any] | None:
+        """One of the reader's messages for today, or None when the cap is reached."""
+        day = int(self.clock()) // DAY
+        slot = {"pk": {"S": f"{CAP_PREFIX}{_digest(reader)}#{day}"}}
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=slot,
+                UpdateExpression="ADD sent :one SET expires = :expires",
+                ConditionExpression="attribute_not_exists(sent) OR sent < :cap",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":cap": {"N": str(self.daily_cap)},
+                    ":expires": {"N": str((day + 2) * DAY)},
+                },
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return None
+            raise
+        return slot
+
+    def _unslot(self, slot: dict[str, Any]) -> None:
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=slot,
+                UpdateExpression="ADD sent :less",
+                ExpressionAttributeValues={":less": {"N": "-1"}},
+            )
+        except ClientError:  # one message fewer today: never more than the cap
+            logger.exception("a message's place under the daily cap not given back")
+
+    def _hold(self, held: str, taken: list[Taken], *, chained: bool) -> None:
+        """The cap is reached: the windows wait in the reader's held set; the first held (or
+        the set's own timer, coming back) starts the set's timer."""
+        before = self.dynamodb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": held}},
+            UpdateExpression="ADD #windows :keys SET expires = :expires",
+            ExpressionAttributeNames={"#windows": "windows"},
+            ExpressionAttributeValues={
+                ":keys": {"SS": [t.key for t in taken]},
+                ":expires": {"N": str(int(self.clock()) + 3 * DAY)},
+            },
+            ReturnValues="UPDATED_OLD",
+        ).get("Attributes", {})
+        for t in taken:
+            self._give_back(t.key, t.lease)
+        logger.info("held by the daily cap", extra={"windows": [t.key for t in taken]})
+        if chained or not before.get("windows"):
+            self._timer(held)
+
+    def _held(self, held: str) -> set[str]:
+        item = self._get(held)
+        return set(item.get("windows", {}).get("SS", [])) if item else set()
+
+    def _forget(self, held: str, keys: list[str]) -> bool:
+        """Take sent windows out of the held set; True when some are left."""
+        after = self.dynamodb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": held}},
+            UpdateExpression="DELETE #windows :keys",
+            ExpressionAttributeNames={"#windows": "windows"},
+            ExpressionAttributeValues={":keys": {"SS": keys}},
+            ReturnValues="ALL_NEW",
+        ).get("Attributes", {})
+        return bool(after.get("windows"))
+
+    def _release(self, held: str) -> bool:
+        """The held set's timer: its windows go out together when the cap allows."""
+        keys = sorted(self._held(held))
+        taken = [t for key in keys[:MAX_TOGETHER] if (t := self._take(key)) is not None]
+        if not taken:  # each sent along with another message, or being sent by its own flush
+            if sent := [k for k in keys if self._sent(k)]:
+                self._forget(held, sent)
+            return False
+        return self._send(taken, chained=True)
+
+    def _sent(self, key: str) -> bool:
+        item = self._get(key)
+        return item is None or _flushed(item)
+
+    def _timer(self, key: str) -> None:
+        """A delayed message naming `key` to the digest function (no queue: nothing; the
+        reader's next message carries the held windows)."""
+        if self.sqs is None or not self.queue_url:
+            return
+        self.sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps({"key": key}),
+            DelaySeconds=MAX_SQS_DELAY
+            if key.startswith(HELD_PREFIX)
+            else int(min(self.delay_seconds, MAX_SQS_DELAY)),
+        )
 
     def _give_back(self, key: str, lease: dict[str, str]) -> None:
         try:
@@ -334,6 +478,22 @@ class Outbox:
             )
         except ClientError:  # the lease runs out on its own; the retry waits for it
             logger.exception("window lease not given back", extra={"window": key})
+
+
+class Taken(NamedTuple):
+    """A window leased to one flush: its key, the item, the lease (to give back)."""
+
+    key: str
+    item: Mapping[str, Any]
+    lease: dict[str, str]
+
+
+def held_key(reader: str) -> str:
+    return HELD_PREFIX + _digest(reader)
+
+
+def _digest(reader: str) -> str:
+    return hashlib.sha256(reader.casefold().encode()).hexdigest()[:40]
 
 
 def _flushed(item: Mapping[str, Any]) -> bool:

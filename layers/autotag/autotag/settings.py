@@ -42,6 +42,12 @@ class _Env:
             raise SettingsError(f"{name} is {text!r}; expected seconds >= 0")
         return value
 
+    def count(self, name: str, default: int) -> int:
+        text = self.text(name, str(default))
+        if not text.isdigit():
+            raise SettingsError(f"{name} is {text!r}; expected a whole number >= 0")
+        return int(text)
+
     def names(self, name: str) -> frozenset[str]:
         return frozenset(item.strip() for item in self.env.get(name, "").split(",") if item.strip())
 
@@ -80,6 +86,9 @@ class Settings:
     lease_seconds: float = 10.0
     # The sweep raises a resource that still lacks required tags again after this many days.
     reminder_days: float = 7.0
+    # At most this many messages a UTC day to one reader, whatever the key sets (0: no cap);
+    # the rest wait and go out together.
+    daily_message_cap: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,4 +117,5 @@ class Settings:
             trail_interval_seconds=read.seconds("TRAIL_INTERVAL_SECONDS", 0.5),
             lease_seconds=read.seconds("LEASE_SECONDS", 10),
             reminder_days=read.seconds("REMINDER_DAYS", 7),
+            daily_message_cap=read.count("DAILY_MESSAGE_CAP", 5),
         )

@@ -35,7 +35,7 @@ from autotag.events import SkipEventError, Subject, Trigger
 from autotag.identity import NO_CLAIMS, Claims, Principal, PrincipalKind, claims, who
 from autotag.lineage import NO_PARENT, Lineage
 from autotag.notify import ADMIN, CREATOR, PROJECT_OWNER, Notice, Notifier
-from autotag.observability import Counter, logger
+from autotag.observability import Counter, logger, without_emails
 from autotag.outbox import Delivery, Direct, Held, Outbox
 from autotag.policy import OWNER_KEY, PROJECT_KEY, Drift, Policy
 from autotag.registry import Config, PersonEntry, RegistryReader
@@ -342,7 +342,7 @@ class Tagger:
         who_ = principal or who(claims(call.user_identity, call.request_tags))
         creator = {"kind": who_.kind.value, "name": who_.name}
         summary = self.brief(call, "gone", principal=creator)
-        logger.info("resource gone", extra={"summary": summary})
+        logger.info("resource gone", extra={"summary": without_emails(summary)})
         return summary
 
     def tag(self, call: Subject) -> dict[str, Any]:
@@ -410,7 +410,8 @@ class Tagger:
             self.count("ResourcesIncomplete")
         delivery = deliveries[0] if decision.notice and deliveries else None
         summary = Handled(call, decision, delivery).to_json()
-        logger.info("resource handled", extra={"summary": summary})
+        ids = {p.email.casefold(): p.id for p in evidence.people.values() if p.email}
+        logger.info("resource handled", extra={"summary": without_emails(summary, ids)})
         return summary
 
     def take_over(self, call: Subject, before: ResourceRecord, tags: Mapping[str, str]) -> None:
@@ -539,7 +540,9 @@ def unpack_told(text: str) -> list[Claimed]:
             for item in json.loads(text)
         ]
     except (ValueError, KeyError, TypeError):
-        logger.warning("a claimed notice could not be read", extra={"told": text[:200]})
+        logger.warning(
+            "a claimed notice could not be read", extra={"told": without_emails(text[:200])}
+        )
         return []
 
 
@@ -594,6 +597,7 @@ def notices(settings: Settings, dynamodb: DynamoDBClient) -> Direct | Outbox:
         delay_seconds=settings.digest_delay_seconds if queue else 0.0,
         sqs=aws.sqs() if queue else None,
         queue_url=queue,
+        daily_cap=settings.daily_message_cap,
     )
 
 

@@ -1,0 +1,55 @@
+"""What the logs keep: no e-mail address at INFO (registry ids, else a pseudonym), while the
+handler's answer (for the operator who ran it) still names people."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import pytest
+
+from app import lambda_handler
+from autotag.observability import without_emails
+from local.emulator import Emulator, Stack
+from tests.conftest import FakeContext, load_event, seed_from_event
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("person", ["carol", "zed"])  # in the registry, and not
+def test_info_logs_carry_no_email_address(
+    emulator: Emulator, stack: Stack, monkeypatch: pytest.MonkeyPatch, person: str
+) -> None:
+    """Finding: logs carried e-mail addresses at INFO."""
+    from autotag.observability import logger  # noqa: PLC0415
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    text = json.dumps(load_event("sso_CreateAutoMLJob")).replace("carol@", f"{person}@")
+    event = json.loads(text)
+    seed_from_event(emulator, event)
+    summary = lambda_handler(event, FakeContext())
+    lines: list[dict[str, Any]] = [json.loads(x) for x in stream.getvalue().splitlines()]
+    handled = [line for line in lines if line["message"] == "resource handled"]
+    assert handled, lines
+    assert EMAIL.search(json.dumps(summary))  # the answer names people ...
+    for line in lines:
+        if line["level"] == "INFO":  # ... the logs do not
+            assert not EMAIL.search(json.dumps(line)), line
+    name = handled[0]["summary"]["principal"]["name"]
+    if person == "carol":  # in the registry: her id stands for her address
+        assert name == "carol"
+    else:
+        assert name.startswith("email#")
+
+
+def test_an_unknown_address_becomes_the_same_pseudonym_everywhere() -> None:
+    first = without_emails({"a": "zed@example.com", "b": ["role/x/ZED@example.com"]})
+    assert first["a"].startswith("email#")
+    assert first["b"] == [f"role/x/{first['a']}"]
+    assert without_emails("mail carol@example.com", {"carol@example.com": "carol"}) == (
+        "mail carol"
+    )
