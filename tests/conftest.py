@@ -167,6 +167,11 @@ CREATE_CALLS: dict[str, tuple[str, str]] = {
         "studio-source-identity_CreateTrainingJob",
         "bert-finetune-alice-0603",
     ),
+    f"{ARN}:processing-job/tokenize-corpus-0603": (
+        "studio-profile-tag_CreateProcessingJob",
+        "Forecast-Features-0603",
+    ),
+    f"{ARN}:cluster/w3x5y7z9a1b2": ("sso_CreateCluster", "k2m4p6r8t0v1"),  # its id
 }
 
 

@@ -312,6 +312,60 @@ EXPECTED |= {
         [],
     ),
 }
+# The costliest kinds: HyperPod clusters, MLflow servers, feature groups, optimization and
+# recommendation jobs, training plans; and the state changes of a processing job and a cluster
+# whose Create events were lost (their creators are found in CloudTrail; the events carry no
+# tags).
+EXPECTED |= {
+    "sso_CreateCluster": (
+        "tagged",
+        "carol@example.com",
+        from_project(BETA, f"{PERSON} carol") | made("carol@example.com", "Training"),
+        [],
+    ),
+    "iam-user_CreateMlflowTrackingServer": (
+        "tagged",
+        "bob@example.com",
+        from_project(ALPHA, f"{PERSON} bob") | made("bob@example.com", "Development"),
+        [],
+    ),
+    "studio-source-identity_CreateFeatureGroup": (
+        "tagged",
+        "alice@example.com",
+        from_project(ALPHA, f"{PROFILE} alice") | made("alice@example.com", "Preprocessing"),
+        [],
+    ),
+    "role-session_CreateOptimizationJob": (
+        "tagged",
+        "erin@example.com",
+        from_project(GAMMA, f"{PERSON} erin") | made("erin@example.com", "Inference"),
+        [],
+    ),
+    "sso_CreateInferenceRecommendationsJob": (
+        "tagged",
+        "carol@example.com",
+        from_project(BETA, f"{PERSON} carol") | made("carol@example.com", "Inference"),
+        [],
+    ),
+    "iam-user_CreateTrainingPlan": (
+        "tagged",
+        "bob@example.com",
+        from_project(ALPHA, f"{PERSON} bob") | made("bob@example.com", "Training"),
+        [],
+    ),
+    "state-change_ProcessingJob": (
+        "tagged",
+        "dave@example.com",
+        DAVE | made("dave@example.com", "Preprocessing", ("Staging", f"{PERSON} dave")),
+        [],
+    ),
+    "state-change_HyperPodCluster": (
+        "tagged",
+        "carol@example.com",
+        from_project(BETA, f"{PERSON} carol") | made("carol@example.com", "Training"),
+        [],
+    ),
+}
 SKIPPED = {
     "failed_CreateEndpointConfig_AccessDenied": "EventsFailedCall",
     "unsupported_CreatePresignedDomainUrl": "EventsUnsupported",

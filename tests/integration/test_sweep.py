@@ -202,8 +202,9 @@ def test_a_sweep_over_1000_resources_reads_in_bulk_and_fills_every_gap_it_can(
     assert summary["resources"] == 1000
     assert summary["compliant"] == len(account.compliant)
     assert summary["handled"] == {"tagged": len(account.completable), "incomplete": 100}
-    # Bulk: 100 a page. 700 training jobs, 100 tuning jobs, 100 endpoints, no pipelines.
-    assert calls["sagemaker:Search"] == 7 + 1 + 1 + 1
+    # Bulk: 100 a page. 700 training jobs, 100 tuning jobs, 100 endpoints, no pipelines, no
+    # feature groups.
+    assert calls["sagemaker:Search"] == 7 + 1 + 1 + 1 + 1
     for listing in LISTINGS.values():  # every other kind: one page each (none has 100)
         if listing.operation != "search":
             assert calls[f"sagemaker:{listing.actions[0]}"] == 1, listing
@@ -254,7 +255,7 @@ def test_a_sweep_over_1000_resources_reads_in_bulk_and_fills_every_gap_it_can(
     assert calls["sagemaker:AddTags"] == 0
     assert calls["sns:Publish"] == 0
     assert calls["sagemaker:ListTags"] == 100  # the processing jobs' tags: no bulk read there
-    assert calls["sagemaker:Search"] == 10
+    assert calls["sagemaker:Search"] == 11
     assert len(emulator.notifications(stack)) == told
 
 

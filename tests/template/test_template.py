@@ -87,7 +87,7 @@ def test_a_service_event_and_a_state_change_reach_the_function() -> None:
     assert template.rule_matches(service)
     change = copy.deepcopy(load_event("state-change_TrainingJob"))
     assert template.rule_matches(change)
-    change["detail-type"] = "SageMaker Processing Job State Change"
+    change["detail-type"] = "SageMaker Model Package State Change"
     assert not template.rule_matches(change)
 
 

@@ -38,7 +38,7 @@ def test_every_supported_event_has_a_corpus_event() -> None:
 
 
 def test_table_is_one_row_per_event_name() -> None:
-    assert len(BY_NAME) == len(SUPPORTED) == 17
+    assert len(BY_NAME) == len(SUPPORTED) == 23
 
 
 @pytest.mark.parametrize(
@@ -228,7 +228,7 @@ def test_bad_delete_tags_are_skipped_with_the_reason(change: Any, error: type[Ex
 
 def test_an_unknown_detail_type_names_the_ones_expected() -> None:
     event = copy.deepcopy(load_event("state-change_TrainingJob"))
-    event["detail-type"] = "SageMaker Processing Job State Change"
+    event["detail-type"] = "SageMaker Model Package State Change"
     with pytest.raises(UnparseableEventError, match="AWS Service Event via CloudTrail"):
         parse(event)
 
@@ -246,3 +246,39 @@ def test_a_service_event_listing_the_parent_first_takes_the_created_resource() -
     parent = {"ARN": "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/hpo"}
     event["detail"]["resources"] = [parent, job]
     assert parse(event).resource.arn == job["ARN"]
+
+
+@pytest.mark.parametrize("spec", list(events.BY_STATE_CHANGE.values()), ids=lambda s: s.kind)
+@pytest.mark.parametrize(
+    "tags", [None, {}, {"Project": "Alpha-NLP"}], ids=["no Tags", "empty", "a tag"]
+)
+def test_each_kinds_state_change_parses_in_its_documented_shape(
+    spec: events.EventSpec, tags: dict[str, str] | None
+) -> None:
+    """SageMaker's state-change events mirror the Describe call: the ARN and name members, and
+    `Tags` as a map when there are any (the processing job's and the cluster's have none)."""
+    ident = "k2m4p6r8t0v1" if spec.kind == "cluster" else "sample-0603"  # a cluster: its id
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:{spec.kind}/{ident}"
+    detail: dict[str, Any] = {
+        events.pascal(spec.arn_field): arn,
+        events.pascal(spec.name_field): "Sample-0603",
+    }
+    if tags is not None:
+        detail["Tags"] = tags
+    event = {
+        "version": "0",
+        "id": "5e3c0a1e-0000-4000-8000-000000000001",
+        "detail-type": spec.state_change,
+        "source": "aws.sagemaker",
+        "account": "123456789012",
+        "time": "2024-06-03T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": detail,
+    }
+    call = parse(event)
+    assert call.trigger is events.Trigger.STATE_CHANGE
+    assert call.spec.kind == spec.kind
+    assert call.resource.arn == arn
+    assert call.resource_name == "Sample-0603"
+    assert call.request_tags == (tags or {})

@@ -56,7 +56,13 @@ SUPPORTED: Final[tuple[EventSpec, ...]] = (
         "SageMaker Training Job State Change",
         searchable=True,
     ),
-    EventSpec("CreateProcessingJob", "processingJobArn", "processing-job", Phase.PREPROCESSING),
+    EventSpec(
+        "CreateProcessingJob",
+        "processingJobArn",
+        "processing-job",
+        Phase.PREPROCESSING,
+        "SageMaker Processing Job State Change",
+    ),
     EventSpec(
         "CreateTransformJob",
         "transformJobArn",
@@ -104,6 +110,36 @@ SUPPORTED: Final[tuple[EventSpec, ...]] = (
     EventSpec("CreateLabelingJob", "labelingJobArn", "labeling-job", Phase.PREPROCESSING),
     EventSpec("CreateSpace", "spaceArn", "space", Phase.DEVELOPMENT),
     EventSpec("CreateApp", "appArn", "app", Phase.DEVELOPMENT),
+    # A HyperPod cluster's ARN ends in its id, not its name (the request names it).
+    EventSpec(
+        "CreateCluster",
+        "clusterArn",
+        "cluster",
+        Phase.TRAINING,
+        "SageMaker HyperPod Cluster State Change",
+    ),
+    EventSpec(
+        "CreateMlflowTrackingServer",
+        "trackingServerArn",
+        "mlflow-tracking-server",
+        Phase.DEVELOPMENT,
+    ),
+    EventSpec(
+        "CreateFeatureGroup",
+        "featureGroupArn",
+        "feature-group",
+        Phase.PREPROCESSING,
+        "SageMaker Feature Group State Change",
+        searchable=True,
+    ),
+    EventSpec("CreateOptimizationJob", "optimizationJobArn", "optimization-job", Phase.INFERENCE),
+    EventSpec(
+        "CreateInferenceRecommendationsJob",
+        "jobArn",
+        "inference-recommendations-job",
+        Phase.INFERENCE,
+    ),
+    EventSpec("CreateTrainingPlan", "trainingPlanArn", "training-plan", Phase.TRAINING),
 )
 
 BY_NAME: Final[Mapping[str, EventSpec]] = {spec.event_name: spec for spec in SUPPORTED}

@@ -60,6 +60,14 @@ LISTINGS: Final[Mapping[str, Listing]] = {
     "labeling-job": Listing("list_labeling_jobs", "LabelingJobSummaryList"),
     "space": Listing("list_spaces", "Spaces", "describe_space"),
     "app": Listing("list_apps", "Apps", "describe_app"),
+    "cluster": Listing("list_clusters", "ClusterSummaries"),
+    "mlflow-tracking-server": Listing("list_mlflow_tracking_servers", "TrackingServerSummaries"),
+    "feature-group": Listing("search", "Results"),
+    "optimization-job": Listing("list_optimization_jobs", "OptimizationJobSummaries"),
+    "inference-recommendations-job": Listing(
+        "list_inference_recommendations_jobs", "InferenceRecommendationsJobs"
+    ),
+    "training-plan": Listing("list_training_plans", "TrainingPlanSummaries"),
 }
 
 # Each kind once, in the order of SUPPORTED: the order of the walk.
