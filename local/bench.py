@@ -327,8 +327,8 @@ def measure_cold_start(runs: int) -> dict[str, Any]:
 
 
 def layer_size() -> dict[str, Any]:
-    """The layer as `sam build` makes it: the autotag package and its requirements for arm64
-    and Python 3.13 under python/. Sizes unzipped and zipped."""
+    """The layer as `sam build` makes it: the autotag package and its locked requirements for
+    arm64 and Python 3.13 under python/. Sizes unzipped and zipped."""
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "layer" / "python"
         subprocess.run(
@@ -336,7 +336,7 @@ def layer_size() -> dict[str, Any]:
                 sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
                 "--platform", "manylinux2014_aarch64", "--only-binary=:all:",
                 "--python-version", "3.13", "--implementation", "cp",
-                "-r", str(ROOT / "layers" / "autotag" / "requirements.txt"),
+                "--require-hashes", "-r", str(ROOT / "layers" / "autotag" / "requirements.lock"),
             ],
             check=True,
             capture_output=True,
