@@ -16,8 +16,10 @@ SCAN   := .venv-scan
 # layer's for the Lambda runtime (Python 3.13, arm64).
 DEV_LOCK   := requirements-dev.lock
 LAYER_LOCK := layers/autotag/requirements.lock
-# The runtime's Python, if this machine has it, compiles the bytecode `make build` ships.
-PY313  ?= python3.13
+# The runtime's Python, if this machine has it (on PATH, or installed by pyenv), compiles the
+# bytecode `make build` ships.
+PY313  ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) \
+  python3.13)
 ROOT   := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 MAKEFLAGS += --no-print-directory
 
