@@ -193,6 +193,15 @@ MORNING: Final = (
         "TransformOutput": {"S3OutputPath": "s3://ml-artifacts/defects/scores/"},
         "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 2},
     }, "runs the nightly batch scoring, late"),
+    Step("09:35", CAROL, "create_cluster", {
+        "ClusterName": "forecast-hyperpod",
+        "InstanceGroups": [{
+            "InstanceCount": 4, "InstanceGroupName": "workers", "InstanceType": "ml.p5.48xlarge",
+            "LifeCycleConfig": {
+                "SourceS3Uri": "s3://sagemaker-lifecycle/hyperpod/", "OnCreate": "on_create.sh"},
+            "ExecutionRole": ROLE_ARN, "ThreadsPerCore": 1,
+        }],
+    }, "starts a HyperPod cluster of four GPU nodes for a week of pre-training"),
     Step("09:40", FRANK, "create_notebook_instance", {
         "NotebookInstanceName": "frank-scratch",
         "InstanceType": "ml.t3.medium",

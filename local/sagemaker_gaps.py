@@ -260,6 +260,8 @@ _MOTO_STORES: Final = {
     "endpoint": "endpoints",
     "notebook-instance": "notebook_instances",
     "pipeline": "pipelines",
+    "cluster": "clusters",  # moto names a cluster's ARN by its name, SageMaker by its id
+    "feature-group": "feature_groups",
 }
 _SEARCHABLE: Final = {spec.member: spec.kind for spec in SUPPORTED if spec.searchable}
 

@@ -34,13 +34,19 @@ def test_the_demo_runs_and_sums_up() -> None:
     )
     assert summary is not None, out
     resources, before, after, missing = map(int, summary.groups())
-    assert resources == 10
+    assert resources == 11
     assert before == 1  # grace tagged everything
-    assert after == 9  # frank is unknown: his notebook stays incomplete
+    assert after == 10  # frank is unknown: his notebook stays incomplete
     assert missing == 3
     assert "ignored by the rule (errorCode ValidationException)" in out
     assert "AddTags: ignored by the rule" in out
-    for recipient in ("alice@example.com", "bob@example.com", "dave@example.com", "admin"):
+    for recipient in (
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",  # her HyperPod cluster among others
+        "dave@example.com",
+        "admin",
+    ):
         assert f"To: {recipient}" in out
     assert "autotag-registry: wrote" in out  # loaded through `autotag registry load`
     # bob's model, endpoint config and endpoint lacked the same keys: one digest
@@ -58,7 +64,8 @@ def test_the_demo_runs_and_sums_up() -> None:
     )
     assert audit is not None, out
     before_ok, total, after_ok, total_after = map(int, audit.groups())
-    assert total == total_after == 13  # the morning's 10 resources and the 3 lost jobs
-    assert (before_ok, after_ok) == (9, 11)  # the sweep tagged alice's and grace's lost jobs
+    assert total == total_after == 14  # the morning's 11 resources and the 3 lost jobs
+    assert (before_ok, after_ok) == (10, 12)  # the sweep tagged alice's and grace's lost jobs
     assert "$ autotag audit   (after the sweep)" in out
-    assert re.search(r"^sweep done: 13 resources", out, re.MULTILINE)
+    assert re.search(r"^sweep done: 14 resources", out, re.MULTILINE)
+    assert "cluster/forecast-hyperpod  (notified carol@example.com)" in out
