@@ -29,7 +29,7 @@ from moto.server import ThreadedMotoServer
 from autotag import registry_file
 from autotag.state import EXPIRES as STATE_EXPIRY
 from autotag.state import KEY as STATE_KEY
-from local import cloudtrail_lookup, dynamodb_gaps, sagemaker_gaps
+from local import cloudtrail_lookup, cost_explorer, dynamodb_gaps, sagemaker_gaps
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -115,6 +115,7 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         sagemaker_gaps.install()
         dynamodb_gaps.install()
+        cost_explorer.install()
         cloudtrail_lookup.install()
         if self._mock is not None:
             self._mock.start()

@@ -3,7 +3,7 @@ against AWS or the local emulator. Created on first use, never at import."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 from botocore.config import Config
@@ -40,6 +40,11 @@ def worst_case_call_seconds(
 
 def cloudtrail() -> CloudTrailClient:
     return boto3.client("cloudtrail", config=CLIENT_CONFIG)
+
+
+def cost_explorer() -> Any:
+    """Cost Explorer (its endpoint is us-east-1's, whatever the Region)."""
+    return boto3.client("ce", region_name="us-east-1", config=CLIENT_CONFIG)
 
 
 def sagemaker() -> SageMakerClient:

@@ -28,6 +28,8 @@ examples:
   autotag audit --table autotag-registry --min-coverage 95
   autotag audit --format csv > compliance.csv
   autotag audit --fix --dry-run
+  autotag costs --last-month --by phase
+  autotag costs --month 2026-11 --project Alpha-NLP --by service --format json
   REGISTRY_TABLE=autotag-registry NOTIFY_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:autotag \\
     autotag handle events/sso_CreateAutoMLJob.json --dry-run
 
@@ -424,7 +426,78 @@ def parser() -> argparse.ArgumentParser:
         help="exit with status 1 when fewer than P percent of the resources comply",
     )
     check.set_defaults(run=cmd_audit)
+
+    money = commands.add_parser(
+        "costs",
+        help="a month of SageMaker spend by project, phase or service, and what is nobody's",
+        description="Asks Cost Explorer (GetCostAndUsage) for one month: SageMaker's spend "
+        "without credits and refunds (--by service: the project's spend on every service), "
+        "always with the spend no Project tag claims. Answers are cached for six hours.",
+    )
+    when = money.add_mutually_exclusive_group()
+    when.add_argument("--month", metavar="YYYY-MM", help="the month (default: last month)")
+    when.add_argument("--last-month", action="store_true", help="last month (the default)")
+    money.add_argument("--project", help="only this project's spend")
+    money.add_argument("--by", choices=("project", "phase", "service"), default="project")
+    money.add_argument(
+        "--metric",
+        choices=("UnblendedCost", "AmortizedCost", "NetAmortizedCost"),
+        default="UnblendedCost",
+    )
+    money.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    money.add_argument("--refresh", action="store_true", help="ask Cost Explorer again")
+    money.set_defaults(run=cmd_costs)
     return top
+
+
+def cmd_costs(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from autotag import costs  # noqa: PLC0415
+
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    cache = costs.Cache(Path(home) / "autotag" / "costs")
+    try:
+        start, end = (
+            costs.month(args.month) if args.month else costs.last_month(datetime.now(UTC).date())
+        )
+        question = costs.Question(start, end, costs.By(args.by), args.metric, args.project)
+        found = costs.answer(aws.cost_explorer(), question, cache, refresh=args.refresh)
+    except costs.CostsError as error:
+        raise CommandError(str(error)) from error
+    if args.format == "json":
+        print(json.dumps(found.to_json(), indent=2))
+        return 0
+    columns = {"project": "project", "phase": "phase", "service": "service"}[args.by]
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow([columns, "amount", "currency", "source"])
+        for row in found.rows:
+            writer.writerow([getattr(row, columns) or "", row.amount, found.currency, row.source])
+        return 0
+    from rich.table import Table  # noqa: PLC0415
+
+    scope = "every service" if question.by is costs.By.SERVICE else costs.SAGEMAKER
+    title = f"{scope}, {start:%Y-%m} ({question.metric})"
+    if question.project:
+        title += f", project {question.project}"
+    table = Table(title=title, title_justify="left")
+    for name in (columns, "amount", "source"):
+        table.add_column(name, justify="right" if name == "amount" else "left")
+    for row in found.rows:
+        label = getattr(row, columns) or "(no Project tag)"
+        table.add_row(label, f"{row.amount:,.2f} {found.currency}", row.source)
+    out = console()
+    out.print(table)
+    out.print(f"total: {found.total:,.2f} {found.currency}")
+    out.print(
+        f"unallocated (no Project tag): {found.unallocated:,.2f} {found.currency}, "
+        f"{found.unallocated_share:.1%} of SageMaker; allocated: {found.allocated_share:.1%}"
+    )
+    fetched = datetime.fromtimestamp(found.fetched_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out.print(f"fetched {fetched} (--refresh fetches again; each request costs $0.01)")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
