@@ -6,6 +6,10 @@ type, tags, amount); `install()` makes GetCostAndUsage filter them (`And`, `Not`
 SERVICE / RECORD_TYPE / USAGE_TYPE, `Tags`), group them (TAG keys as `Key$value`, `Key$` for
 lines without the tag; DIMENSION values) and answer in pages of `PAGE_SIZE` groups with
 `NextPageToken`, as Cost Explorer does.
+
+Cost allocation tags: `seed_tags({key: "Active" | "Inactive"})` is what Billing has seen;
+ListCostAllocationTags and UpdateCostAllocationTagsStatus (at most 20 keys a call) answer from
+it, and `refuse_tags(True)` answers them as an account that is not a management account.
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from moto.ce.models import CostExplorerBackend
+from moto.ce.responses import CostExplorerResponse
+from moto.core.exceptions import JsonRESTError
 
 PAGE_SIZE: Final = 3  # small, so that every caller meets NextPageToken
 _LINES: Final[list[Line]] = []
+_TAGS: Final[dict[str, str]] = {}  # cost allocation tag key -> Active | Inactive
+_REFUSED: Final[list[bool]] = [False]
 _ORIGINAL: Final[dict[str, Any]] = {}
 _DIMENSIONS: Final = {
     "SERVICE": "service",
@@ -107,8 +115,62 @@ def get_cost_and_usage(self: CostExplorerBackend, body: str) -> dict[str, Any]:
     return answer
 
 
+def seed_tags(statuses: dict[str, str]) -> None:
+    _TAGS.clear()
+    _TAGS.update(statuses)
+
+
+def refuse_tags(refused: bool) -> None:
+    _REFUSED[0] = refused
+
+
+def tag_statuses() -> dict[str, str]:
+    return dict(_TAGS)
+
+
+def _check_allowed() -> None:
+    if _REFUSED[0]:
+        raise JsonRESTError(
+            "AccessDeniedException",
+            "Linked account doesn't have access to cost allocation tags.",
+        )
+
+
+def list_cost_allocation_tags(self: CostExplorerResponse) -> str:
+    _check_allowed()
+    params = json.loads(self.body)
+    wanted = params.get("TagKeys") or sorted(_TAGS)
+    tags = [
+        {"TagKey": key, "Type": "UserDefined", "Status": _TAGS[key]}
+        for key in wanted
+        if key in _TAGS
+    ]
+    return json.dumps({"CostAllocationTags": tags})
+
+
+def update_cost_allocation_tags_status(self: CostExplorerResponse) -> str:
+    _check_allowed()
+    entries = json.loads(self.body)["CostAllocationTagsStatus"]
+    if len(entries) > 20:
+        raise JsonRESTError("ValidationException", "At most 20 tag keys per call.")
+    errors = []
+    for entry in entries:
+        if entry["TagKey"] in _TAGS:
+            _TAGS[entry["TagKey"]] = entry["Status"]
+        else:
+            errors.append(
+                {"TagKey": entry["TagKey"], "Code": "TagKeysNotFoundException",
+                 "Message": "The tag key is not in billing data yet."}
+            )  # fmt: skip
+    return json.dumps({"Errors": errors})
+
+
 def install() -> None:
-    """Patch moto's Cost Explorer backend (idempotent)."""
+    """Patch moto's Cost Explorer backend and responses (idempotent)."""
+    CostExplorerResponse.list_cost_allocation_tags = list_cost_allocation_tags  # type: ignore[attr-defined]
+    CostExplorerResponse.update_cost_allocation_tags_status = (  # type: ignore[attr-defined]
+        update_cost_allocation_tags_status
+    )
     if "get_cost_and_usage" not in _ORIGINAL:
         _ORIGINAL["get_cost_and_usage"] = CostExplorerBackend.get_cost_and_usage
         CostExplorerBackend.get_cost_and_usage = get_cost_and_usage  # type: ignore[method-assign]

@@ -132,3 +132,52 @@ def test_the_table_rounds_to_cents_and_csv_keeps_the_amounts(
 def test_a_bad_month_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["costs", "--month", "11/2026"]) == 2
     assert "--month '11/2026': expected YYYY-MM" in capsys.readouterr().err
+
+
+@pytest.fixture
+def tag_keys(emulator: Emulator, stack: Stack) -> Iterator[Stack]:
+    del emulator
+    cost_explorer.seed_tags({"Project": "Active", "CostCenter": "Inactive", "Team": "Inactive"})
+    yield stack
+    cost_explorer.seed_tags({})
+    cost_explorer.refuse_tags(False)
+
+
+def test_activate_turns_on_the_policys_inactive_keys_and_names_the_unseen(
+    tag_keys: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tag_keys.registry_table
+    capsys.readouterr()
+    assert cli.main(["activate", "--table", table, "--dry-run"]) == 0
+    assert cost_explorer.tag_statuses()["Team"] == "Inactive"  # a dry look changes nothing
+    assert cli.main(["activate", "--table", table]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "activated now: CostCenter, Team" in out
+    assert "not yet in billing data" in out
+    assert "Owner, Environment, ML-Phase" in out
+    assert cost_explorer.tag_statuses() == {
+        "Project": "Active",
+        "CostCenter": "Active",
+        "Team": "Active",
+    }
+
+
+def test_activate_in_a_member_account_explains_the_management_account(
+    tag_keys: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cost_explorer.refuse_tags(True)
+    assert cli.main(["activate", "--table", tag_keys.registry_table]) == 2
+    assert "management account" in capsys.readouterr().err
+
+
+def test_the_audit_shows_the_keys_activation(
+    tag_keys: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert cli.main(["audit", "--table", tag_keys.registry_table, "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    activation = document["costAllocationTags"]
+    assert activation["active"] == ["Project"]
+    assert activation["inactive"] == ["CostCenter", "Team"]
+    assert "Owner" in activation["unseen"]
+    assert cost_explorer.tag_statuses()["Team"] == "Inactive"  # the audit only looks

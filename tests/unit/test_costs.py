@@ -84,3 +84,26 @@ def test_cost_explorers_refusals_say_what_to_do(code: str, message: str, said: s
 
     with pytest.raises(CostsError, match=said):
         costs.fetch(Refusing(), {})
+
+
+def test_activation_goes_twenty_keys_a_call() -> None:
+    keys = [f"Key{i}" for i in range(25)]
+
+    class Billing:
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def list_cost_allocation_tags(self, **_: object) -> dict[str, object]:
+            return {"CostAllocationTags": [{"TagKey": k, "Status": "Inactive"} for k in keys]}
+
+        def update_cost_allocation_tags_status(self, **kwargs: object) -> dict[str, object]:
+            batch = kwargs["CostAllocationTagsStatus"]
+            assert isinstance(batch, list)
+            self.calls.append(len(batch))
+            return {"Errors": []}
+
+    billing = Billing()
+    found = costs.activate(billing, [*keys, "Never-Used"])
+    assert billing.calls == [20, 5]
+    assert found.activated == tuple(keys)
+    assert found.unseen == ("Never-Used",)

@@ -29,6 +29,7 @@ examples:
   autotag audit --format csv > compliance.csv
   autotag audit --fix --dry-run
   autotag costs --last-month --by phase
+  autotag activate --table autotag-registry
   autotag costs --month 2026-11 --project Alpha-NLP --by service --format json
   REGISTRY_TABLE=autotag-registry NOTIFY_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:autotag \\
     autotag handle events/sso_CreateAutoMLJob.json --dry-run
@@ -304,10 +305,12 @@ def _print_audit(args: argparse.Namespace, report: Any, fixes: list[dict[str, An
     from autotag import audit  # noqa: PLC0415
     from autotag.views import audit_view, fixes_view  # noqa: PLC0415
 
+    activation = _activation(list(report.required))
     if args.format == "json":
         document = report.as_dict(args.top)
         if args.fix:
             document["fixes"] = fixes
+        document["costAllocationTags"] = activation
         print(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     elif args.format == "csv":
         csv.writer(sys.stdout, lineterminator="\n").writerows(audit.csv_rows(report, args.top))
@@ -316,6 +319,25 @@ def _print_audit(args: argparse.Namespace, report: Any, fixes: list[dict[str, An
         if args.fix:
             out.print(fixes_view(fixes, dry_run=args.dry_run))
         out.print(audit_view(report, args.top))
+        out.print("cost allocation tags (Billing): " + "; ".join(activation["lines"]))
+
+
+def _activation(keys: list[str]) -> dict[str, Any]:
+    """The policy keys' activation for cost allocation, as the audit shows it (a look only;
+    `autotag activate` changes it). Unknown when Billing cannot be read from here."""
+    from autotag import costs  # noqa: PLC0415
+
+    try:
+        found = costs.activate(aws.cost_explorer(), keys, dry_run=True)
+    except (costs.CostsError, ClientError, BotoCoreError) as error:
+        return {"known": False, "lines": [f"unknown ({error})"]}
+    return {
+        "known": True,
+        "active": list(found.active),
+        "inactive": list(found.inactive),
+        "unseen": list(found.unseen),
+        "lines": describe_activation(found) or ["none of the keys"],
+    }
 
 
 def _positive(text: str) -> int:
@@ -326,6 +348,42 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return value
+
+
+def _money_commands(commands: Any) -> None:
+    """`autotag costs` and `autotag activate`: from tags to money."""
+    money = commands.add_parser(
+        "costs",
+        help="a month of SageMaker spend by project, phase or service, and what is nobody's",
+        description="Asks Cost Explorer (GetCostAndUsage) for one month: SageMaker's spend "
+        "without credits and refunds (--by service: the project's spend on every service), "
+        "always with the spend no Project tag claims. Answers are cached for six hours.",
+    )
+    when = money.add_mutually_exclusive_group()
+    when.add_argument("--month", metavar="YYYY-MM", help="the month (default: last month)")
+    when.add_argument("--last-month", action="store_true", help="last month (the default)")
+    money.add_argument("--project", help="only this project's spend")
+    money.add_argument("--by", choices=("project", "phase", "service"), default="project")
+    money.add_argument(
+        "--metric",
+        choices=("UnblendedCost", "AmortizedCost", "NetAmortizedCost"),
+        default="UnblendedCost",
+    )
+    money.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    money.add_argument("--refresh", action="store_true", help="ask Cost Explorer again")
+    money.set_defaults(run=cmd_costs)
+
+    activate = commands.add_parser(
+        "activate",
+        help="activate the policy's tag keys for cost allocation in Billing",
+        description="Reads the status of the registry policy's required keys "
+        "(ListCostAllocationTags), activates the inactive ones (20 a call), and lists the keys "
+        "billing data has not shown yet (they appear up to 24 hours after first use). Run it in "
+        "the management account of an AWS Organization, or a standalone account.",
+    )
+    activate.add_argument("--table", help="the registry table (default: $REGISTRY_TABLE)")
+    activate.add_argument("--dry-run", action="store_true", help="show the status, change nothing")
+    activate.set_defaults(run=cmd_activate)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -427,26 +485,7 @@ def parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=cmd_audit)
 
-    money = commands.add_parser(
-        "costs",
-        help="a month of SageMaker spend by project, phase or service, and what is nobody's",
-        description="Asks Cost Explorer (GetCostAndUsage) for one month: SageMaker's spend "
-        "without credits and refunds (--by service: the project's spend on every service), "
-        "always with the spend no Project tag claims. Answers are cached for six hours.",
-    )
-    when = money.add_mutually_exclusive_group()
-    when.add_argument("--month", metavar="YYYY-MM", help="the month (default: last month)")
-    when.add_argument("--last-month", action="store_true", help="last month (the default)")
-    money.add_argument("--project", help="only this project's spend")
-    money.add_argument("--by", choices=("project", "phase", "service"), default="project")
-    money.add_argument(
-        "--metric",
-        choices=("UnblendedCost", "AmortizedCost", "NetAmortizedCost"),
-        default="UnblendedCost",
-    )
-    money.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    money.add_argument("--refresh", action="store_true", help="ask Cost Explorer again")
-    money.set_defaults(run=cmd_costs)
+    _money_commands(commands)
     return top
 
 
@@ -498,6 +537,45 @@ def cmd_costs(args: argparse.Namespace) -> int:
     fetched = datetime.fromtimestamp(found.fetched_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     out.print(f"fetched {fetched} (--refresh fetches again; each request costs $0.01)")
     return 0
+
+
+def _required_keys(table: str | None) -> list[str]:
+    from autotag.registry import RegistryReader  # noqa: PLC0415
+
+    name = (table or os.environ.get("REGISTRY_TABLE", "")).strip()
+    if not name:
+        raise CommandError("name the registry table: --table NAME or REGISTRY_TABLE")
+    return list(RegistryReader(aws.dynamodb(), name).config().policy.required)
+
+
+def describe_activation(found: Any) -> list[str]:
+    """The activation's lines, as `autotag activate` and `autotag audit` print them."""
+    lines = []
+    for label, keys in (
+        ("active", found.active),
+        ("activated now", found.activated),
+        ("inactive", found.inactive),
+        ("not yet in billing data (they appear up to 24 h after first use)", found.unseen),
+    ):
+        if keys:
+            lines.append(f"{label}: {', '.join(keys)}")
+    lines += [f"refused: {line}" for line in found.refused]
+    return lines
+
+
+def cmd_activate(args: argparse.Namespace) -> int:
+    from autotag import costs  # noqa: PLC0415
+
+    keys = _required_keys(args.table)
+    try:
+        found = costs.activate(aws.cost_explorer(), keys, dry_run=args.dry_run)
+    except costs.CostsError as error:
+        raise CommandError(str(error)) from error
+    out = console()
+    out.print(f"cost allocation tags for the policy's keys ({', '.join(keys)}):")
+    for line in describe_activation(found):
+        out.print(f"  {line}")
+    return 1 if found.refused else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

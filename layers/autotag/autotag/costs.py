@@ -355,3 +355,68 @@ def report(
     else:
         total = by_project.get(question.project, 0.0) if question.project else account
     return Report(question, currency or "USD", total, unallocated, account, rows, fetched)
+
+
+# ------------------------------------------------------------------ cost allocation tags
+
+ACTIVATE_BATCH: Final = 20  # UpdateCostAllocationTagsStatus takes at most 20 keys a call
+
+
+@dataclass(frozen=True)
+class Activation:
+    """The policy's keys as Billing sees them."""
+
+    active: tuple[str, ...] = ()
+    activated: tuple[str, ...] = ()  # inactive until now: activated by this run
+    inactive: tuple[str, ...] = ()  # still inactive (a dry look, or refused)
+    unseen: tuple[str, ...] = ()  # not yet in billing data: they appear up to 24 h after use
+    refused: tuple[str, ...] = ()  # per-key errors Billing returned
+
+
+def _statuses(client: Any, keys: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    token: str | None = None
+    while True:
+        page = client.list_cost_allocation_tags(
+            TagKeys=keys, Type="UserDefined", **({"NextToken": token} if token else {})
+        )
+        for tag in page.get("CostAllocationTags", []):
+            found[tag["TagKey"]] = tag["Status"]
+        token = page.get("NextToken")
+        if not token:
+            return found
+
+
+def activate(client: Any, keys: list[str], *, dry_run: bool = False) -> Activation:
+    """Read the keys' status and activate the inactive ones (20 a call). A refusal for the
+    whole account says why: only the management account of an organization may."""
+    try:
+        status = _statuses(client, keys)
+        inactive = [k for k in keys if status.get(k) == "Inactive"]
+        refused: list[str] = []
+        if not dry_run:
+            for start in range(0, len(inactive), ACTIVATE_BATCH):
+                batch = inactive[start : start + ACTIVATE_BATCH]
+                answer = client.update_cost_allocation_tags_status(
+                    CostAllocationTagsStatus=[{"TagKey": k, "Status": "Active"} for k in batch]
+                )
+                refused += [
+                    f"{e.get('TagKey')}: {e.get('Message') or e.get('Code')}"
+                    for e in answer.get("Errors", [])
+                ]
+    except ClientError as error:
+        if error_code(error) in {"AccessDeniedException", "AccessDenied"}:
+            raise CostsError(
+                "Billing refused: cost allocation tags are activated in the management account "
+                "of an AWS Organization (or a standalone account), by a principal allowed "
+                f"ce:ListCostAllocationTags and ce:UpdateCostAllocationTagsStatus ({error})"
+            ) from error
+        raise CostsError(_explain(error)) from error
+    failed = {r.split(":", 1)[0] for r in refused}
+    return Activation(
+        active=tuple(k for k in keys if status.get(k) == "Active"),
+        activated=() if dry_run else tuple(k for k in inactive if k not in failed),
+        inactive=tuple(inactive) if dry_run else tuple(k for k in inactive if k in failed),
+        unseen=tuple(k for k in keys if k not in status),
+        refused=tuple(refused),
+    )
