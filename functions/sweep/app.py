@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autotag.observability import SummedCounter, count_metric, logger, metrics
+from autotag.observability import SummedCounter, count_metric, logger, metrics, seconds_metric
 from autotag.settings import Settings
 from autotag.sweep import Sweep
 
@@ -18,7 +18,7 @@ _STATUS_METRIC: Final = {"paused": "SweepPaused", "busy": "SweepBusy"}
 
 @cache
 def sweep() -> Sweep:
-    return Sweep.from_settings(Settings.from_env(), COUNTS)
+    return Sweep.from_settings(Settings.from_env(), COUNTS, seconds_metric)
 
 
 @metrics.log_metrics

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autotag.observability import count_metric, logger, metrics
+from autotag.observability import count_metric, logger, metrics, seconds_metric
 from autotag.settings import Settings
 from autotag.tagger import Tagger
 
@@ -15,7 +15,7 @@ from autotag.tagger import Tagger
 @cache
 def tagger() -> Tagger:
     """Built on the first invocation and kept for the warm container (clients, caches)."""
-    return Tagger.from_settings(Settings.from_env(), count_metric)
+    return Tagger.from_settings(Settings.from_env(), count_metric, seconds_metric)
 
 
 @metrics.log_metrics

@@ -53,3 +53,29 @@ def test_an_unknown_address_becomes_the_same_pseudonym_everywhere() -> None:
     assert without_emails("mail carol@example.com", {"carol@example.com": "carol"}) == (
         "mail carol"
     )
+
+
+def test_each_write_records_the_seconds_since_the_resource_was_created(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Time to tag: an EMF metric `SecondsToTag` by trigger, on every write."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    event = load_event("sso_CreateAutoMLJob")
+    created = datetime.now(UTC) - timedelta(seconds=90)
+    event["detail"]["eventTime"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    seed_from_event(emulator, event)
+    capsys.readouterr()
+    assert lambda_handler(event, FakeContext())["status"] == "tagged"
+    emitted = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "SecondsToTag" in x]
+    assert len(emitted) == 1
+    record = emitted[0]
+    assert record["trigger"] == "create"
+    value = record["SecondsToTag"]
+    assert 89 <= (value[0] if isinstance(value, list) else value) <= 150
+    definition = record["_aws"]["CloudWatchMetrics"][0]
+    assert definition["Metrics"] == [{"Name": "SecondsToTag", "Unit": "Seconds"}]
+    assert ["service", "trigger"] in definition["Dimensions"] or [
+        "trigger",
+        "service",
+    ] in definition["Dimensions"]

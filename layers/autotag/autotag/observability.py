@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE: Final = "sagemaker-autotag"
 NAMESPACE: Final = "SageMakerAutoTag"
@@ -47,6 +47,26 @@ class Counter(Protocol):
 def count_metric(name: str, value: int = 1) -> None:
     """A Counter that records a CloudWatch metric (flushed by `metrics.log_metrics`)."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+class Timing(Protocol):
+    def __call__(self, name: str, seconds: float, trigger: str) -> None: ...
+
+
+def no_timing(name: str, seconds: float, trigger: str) -> None:
+    del name, seconds, trigger
+
+
+def seconds_metric(name: str, seconds: float, trigger: str) -> None:
+    """A Timing that records a CloudWatch metric in seconds, by trigger (its own EMF line)."""
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Seconds,
+        value=seconds,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name="trigger", value=trigger)
 
 
 class SummedCounter:

@@ -26,7 +26,7 @@ from autotag import aws
 from autotag.aws import error_code
 from autotag.events import Subject, Trigger
 from autotag.inventory import FIRST, Found, Inventory, Position, is_throttling, next_kind
-from autotag.observability import Counter, logger
+from autotag.observability import Counter, Timing, logger, no_timing
 from autotag.settings import Settings, SettingsError
 from autotag.state import (
     SWEEP_LEASE,
@@ -130,10 +130,10 @@ class Sweep:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings, count: Counter) -> Sweep:
+    def from_settings(cls, settings: Settings, count: Counter, timing: Timing = no_timing) -> Sweep:
         if not settings.state_table:
             raise SettingsError("the sweep needs STATE_TABLE: it keeps its position there")
-        tagger = Tagger.from_settings(settings, count)
+        tagger = Tagger.from_settings(settings, count, timing)
         return cls(
             inventory=Inventory(aws.sagemaker(), tagger.resources),
             tagger=tagger,

@@ -35,7 +35,7 @@ from autotag.events import SkipEventError, Subject, Trigger
 from autotag.identity import NO_CLAIMS, Claims, Principal, PrincipalKind, claims, who
 from autotag.lineage import NO_PARENT, Lineage
 from autotag.notify import ADMIN, CREATOR, PROJECT_OWNER, Notice, Notifier
-from autotag.observability import Counter, logger, without_emails
+from autotag.observability import Counter, Timing, logger, no_timing, without_emails
 from autotag.outbox import Delivery, Direct, Held, Outbox
 from autotag.policy import OWNER_KEY, PROJECT_KEY, Drift, Policy
 from autotag.registry import Config, PersonEntry, RegistryReader
@@ -80,6 +80,15 @@ _READ_AGAIN_AFTER: Final = timedelta(seconds=0.5)
 _TAKE_OVER_WITHIN: Final = 86400.0
 
 
+def _age(call: Subject, now: datetime) -> float | None:
+    """Seconds since the resource was created: the Create call's time, the listing's creation
+    time (the sweep), or a state-change event's `CreationTime` (epoch milliseconds)."""
+    created = call.references.get("CreationTime") if call.trigger is Trigger.STATE_CHANGE else None
+    if isinstance(created, int | float) and not isinstance(created, bool):
+        return now.timestamp() - created / 1000
+    return _event_age(call, now)
+
+
 def _event_age(call: Subject, now: datetime) -> float | None:
     try:
         created = datetime.fromisoformat(call.event_time.replace("Z", "+00:00"))
@@ -106,6 +115,7 @@ class Tagger:
     trail: CreatorTrail | None = None  # CloudTrail: the creator of a resource with no record
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    timing: Timing = no_timing  # seconds from a resource's creation to its tags' write
 
     def __post_init__(self) -> None:
         self.table: StateTable | None = None
@@ -113,7 +123,9 @@ class Tagger:
             self.table = StateTable(self.state, self.settings.state_table)
 
     @classmethod
-    def from_settings(cls, settings: Settings, count: Counter) -> Tagger:
+    def from_settings(
+        cls, settings: Settings, count: Counter, timing: Timing = no_timing
+    ) -> Tagger:
         sagemaker = aws.sagemaker()
         dynamodb = aws.dynamodb()
         resources = ResourceTags(sagemaker)
@@ -129,6 +141,7 @@ class Tagger:
             state=dynamodb if settings.state_table else None,
             lineage=Lineage(sagemaker, resources, studio, ttl),
             trail=CreatorTrail(aws.cloudtrail(), ttl, min_interval=settings.trail_interval_seconds),
+            timing=timing,
         )
 
     def handle(
@@ -486,6 +499,9 @@ class Tagger:
             raise
         self.count("ResourcesTagged")
         self.count("TagsAdded", len(plan.add))
+        age = _age(call, self.clock())
+        if age is not None:
+            self.timing("SecondsToTag", max(age, 0.0), call.trigger.value)
         return True
 
 
