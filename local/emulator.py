@@ -29,7 +29,7 @@ from moto.server import ThreadedMotoServer
 from autotag import registry_file
 from autotag.state import EXPIRES as STATE_EXPIRY
 from autotag.state import KEY as STATE_KEY
-from local import cloudtrail_lookup, cost_explorer, dynamodb_gaps, sagemaker_gaps
+from local import budgets_gaps, cloudtrail_lookup, cost_explorer, dynamodb_gaps, sagemaker_gaps
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -116,6 +116,7 @@ class Emulator:
         sagemaker_gaps.install()
         dynamodb_gaps.install()
         cost_explorer.install()
+        budgets_gaps.install()
         cloudtrail_lookup.install()
         if self._mock is not None:
             self._mock.start()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -255,3 +256,23 @@ def test_a_config_written_before_project_names_were_kept_knows_no_project() -> N
     assert policy.gaps({"Project": ""}) == ("Project",)  # empty is missing, always
     unloaded = registry.config_from_item(None).policy  # no registry: the default policy
     assert "Project" in unloaded.gaps({"Project": "Anything"})
+
+
+def test_a_project_budget_is_read_with_default_alerts_and_checked() -> None:
+    base = (
+        "projects:\n  - name: Alpha\n    owner: alice@example.com\n    budget: {monthly: 1500.5}\n"
+    )
+    budget = registry_file.parse_text(base, "r.yaml").projects["Alpha"].budget
+    assert budget == registry.Budget(1500.5, (80.0,), (100.0,))
+    items = registry_file.to_items(registry_file.parse_text(base, "r.yaml"))
+    item = next(i for i in items if i["pk"]["S"] == "project#Alpha")
+    assert registry.project_from_item(item).budget == budget  # the table keeps it whole
+    for text, named in (
+        (base.replace("1500.5", "0"), "budget.monthly"),
+        (base.replace("1500.5", "lots"), "budget.monthly"),
+        (base.replace("    owner: alice@example.com\n", ""), "give it an owner"),
+        (base.replace("{monthly: 1500.5}", "{monthly: 9, alerts: {weekly: [5]}}"), "weekly"),
+        (base.replace("{monthly: 1500.5}", "{monthly: 9, alerts: {actual: [-1]}}"), "actual[0]"),
+    ):
+        with pytest.raises(registry_file.RegistryError, match=re.escape(named)):
+            registry_file.parse_text(text, "r.yaml")

@@ -30,6 +30,7 @@ examples:
   autotag audit --fix --dry-run
   autotag costs --last-month --by phase
   autotag activate --table autotag-registry
+  autotag budgets sync --table autotag-registry --dry-run
   autotag costs --month 2026-11 --project Alpha-NLP --by service --format json
   REGISTRY_TABLE=autotag-registry NOTIFY_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:autotag \\
     autotag handle events/sso_CreateAutoMLJob.json --dry-run
@@ -385,6 +386,22 @@ def _money_commands(commands: Any) -> None:
     activate.add_argument("--dry-run", action="store_true", help="show the status, change nothing")
     activate.set_defaults(run=cmd_activate)
 
+    plans = commands.add_parser(
+        "budgets", help="AWS Budgets per project, as the registry's `budget` entries say"
+    )
+    plan_commands = plans.add_subparsers(dest="budgets_command", required=True, metavar="ACTION")
+    sync = plan_commands.add_parser(
+        "sync",
+        help="make the budgets named autotag-<project> match the registry (never others)",
+        description="Each project with a `budget` gets a monthly cost budget named "
+        "autotag-<project>, filtered to its Project tag and to SageMaker, alerting its owner at "
+        "the registry's percentages; budgets of that name whose project has none are deleted. "
+        "Budgets of any other name are never touched.",
+    )
+    sync.add_argument("--table", help="the registry table (default: $REGISTRY_TABLE)")
+    sync.add_argument("--dry-run", action="store_true", help="print the changes, make none")
+    sync.set_defaults(run=cmd_budgets_sync)
+
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
@@ -576,6 +593,30 @@ def cmd_activate(args: argparse.Namespace) -> int:
     for line in describe_activation(found):
         out.print(f"  {line}")
     return 1 if found.refused else 0
+
+
+def cmd_budgets_sync(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415
+
+    from autotag import budgets  # noqa: PLC0415
+
+    table = (args.table or os.environ.get("REGISTRY_TABLE", "")).strip()
+    if not table:
+        raise CommandError("name the registry table: --table NAME or REGISTRY_TABLE")
+    registry = registry_file.read_table(aws.dynamodb(), table)
+    account = boto3.client("sts", config=aws.CLIENT_CONFIG).get_caller_identity()["Account"]
+    client = boto3.client("budgets", region_name="us-east-1", config=aws.CLIENT_CONFIG)
+    steps = budgets.plan(budgets.wanted(registry.projects.values()), budgets.held(client, account))
+    out = console()
+    for line in steps.lines() or ["nothing to change: AWS Budgets holds what the registry says"]:
+        out.print(line)
+    if args.dry_run or steps.empty:
+        return 0
+    budgets.apply(client, account, steps)
+    out.print(
+        f"{len(steps.create)} created, {len(steps.update)} updated, {len(steps.delete)} deleted"
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,12 +22,26 @@ PROJECT_PREFIX: Final = "project#"
 PERSON_PREFIX: Final = "person#"
 
 
+DEFAULT_FORECAST_ALERTS: Final = (80.0,)  # percent of the monthly amount, forecast
+DEFAULT_ACTUAL_ALERTS: Final = (100.0,)  # percent of the monthly amount, spent
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A project's monthly budget: its amount (USD) and the percentages that alert its owner."""
+
+    monthly: float
+    forecast: tuple[float, ...] = DEFAULT_FORECAST_ALERTS
+    actual: tuple[float, ...] = DEFAULT_ACTUAL_ALERTS
+
+
 @dataclass(frozen=True)
 class ProjectEntry:
     name: str
     tags: Mapping[str, str] = field(default_factory=dict)
     owner: str | None = None
     members: tuple[str, ...] = ()
+    budget: Budget | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,19 @@ def project_from_item(item: Mapping[str, Any]) -> ProjectEntry:
         tags=_get_tags(item, "tags"),
         owner=_get_s(item, "owner"),
         members=_get_strings(item, "members"),
+        budget=_get_budget(item),
     )
+
+
+def _get_budget(item: Mapping[str, Any]) -> Budget | None:
+    raw = item.get("budget", {}).get("M")
+    if not isinstance(raw, Mapping) or "monthly" not in raw:
+        return None
+
+    def numbers(name: str) -> tuple[float, ...]:
+        return tuple(float(n["N"]) for n in raw.get(name, {}).get("L", []))
+
+    return Budget(float(raw["monthly"]["N"]), numbers("forecast"), numbers("actual"))
 
 
 def person_from_item(item: Mapping[str, Any]) -> PersonEntry:

@@ -24,9 +24,12 @@ from autotag.policy import (
 )
 from autotag.registry import (
     CONFIG_KEY,
+    DEFAULT_ACTUAL_ALERTS,
+    DEFAULT_FORECAST_ALERTS,
     KEY_ATTRIBUTE,
     PERSON_PREFIX,
     PROJECT_PREFIX,
+    Budget,
     Config,
     PersonEntry,
     ProjectEntry,
@@ -43,7 +46,9 @@ _TOP_KEYS: Final = frozenset({"policy", "defaults", "projects", "people"})
 _POLICY_KEYS: Final = frozenset(
     {"required", "allowed", "drift", "trusted_session_roles", "membership"}
 )
-_PROJECT_KEYS: Final = frozenset({"name", "tags", "owner", "members"})
+_PROJECT_KEYS: Final = frozenset({"name", "tags", "owner", "members", "budget"})
+_BUDGET_KEYS: Final = frozenset({"monthly", "alerts"})
+_ALERT_KEYS: Final = frozenset({"forecast", "actual"})
 _PERSON_KEYS: Final = frozenset({"id", "email", "aliases", "project", "tags"})
 
 
@@ -230,7 +235,45 @@ def _project(check: _Checker, index: int, doc: Any) -> ProjectEntry | None:
     tags.pop(PROJECT_KEY, None)
     owner = check.email(entry.get("owner"), f"{where}.owner")
     members = check.names(entry.get("members"), f"{where}.members")
-    return ProjectEntry(name=name, tags=tags, owner=owner, members=members)
+    budget = _budget(check, entry.get("budget"), f"{where}.budget")
+    if budget is not None and not owner:
+        check.fail(f"{where}.budget", "a budget alerts the project's owner: give it an owner")
+    return ProjectEntry(name=name, tags=tags, owner=owner, members=members, budget=budget)
+
+
+def _budget(check: _Checker, value: Any, where: str) -> Budget | None:
+    """`budget: {monthly: 5000, alerts: {forecast: [80], actual: [100]}}` (alerts optional)."""
+    if value is None:
+        return None
+    doc = check.mapping(value, where, _BUDGET_KEYS)
+    monthly = _positive_number(check, doc.get("monthly"), f"{where}.monthly")
+    alerts = check.mapping(doc.get("alerts"), f"{where}.alerts", _ALERT_KEYS)
+    percents: dict[str, tuple[float, ...]] = {}
+    for kind, default in (("forecast", DEFAULT_FORECAST_ALERTS), ("actual", DEFAULT_ACTUAL_ALERTS)):
+        raw = alerts.get(kind)
+        if raw is None:
+            percents[kind] = default
+            continue
+        items = raw if isinstance(raw, list) else [raw]
+        found = [
+            _positive_number(check, v, f"{where}.alerts.{kind}[{i}]") for i, v in enumerate(items)
+        ]
+        percents[kind] = tuple(sorted({p for p in found if p is not None}))
+    if monthly is None:
+        return None
+    return Budget(monthly, percents["forecast"], percents["actual"])
+
+
+def _positive_number(check: _Checker, value: Any, where: str) -> float | None:
+    """A number above 0 (the file's scalars are read as text: `5000` is '5000')."""
+    try:
+        number = float(str(value).replace("_", "")) if isinstance(value, str | int | float) else 0.0
+    except ValueError:
+        number = 0.0
+    if isinstance(value, bool) or not number > 0 or number == float("inf"):
+        check.fail(where, f"{value!r}: expected a number above 0")
+        return None
+    return number
 
 
 def _person(check: _Checker, index: int, doc: Any) -> tuple[str, PersonEntry] | None:
@@ -392,6 +435,24 @@ def _optional(name: str, value: str | None) -> dict[str, AttributeValueTypeDef]:
     return {name: _s(value)} if value else {}
 
 
+def _budget_item(budget: Budget | None) -> dict[str, AttributeValueTypeDef]:
+    if budget is None:
+        return {}
+
+    def numbers(values: Iterable[float]) -> AttributeValueTypeDef:
+        return {"L": [{"N": repr(v)} for v in values]}
+
+    return {
+        "budget": {
+            "M": {
+                "monthly": {"N": repr(budget.monthly)},
+                "forecast": numbers(budget.forecast),
+                "actual": numbers(budget.actual),
+            }
+        }
+    }
+
+
 def to_items(registry: Registry) -> list[dict[str, AttributeValueTypeDef]]:
     """The table's items for a validated registry."""
     policy = registry.config.policy
@@ -415,6 +476,7 @@ def to_items(registry: Registry) -> list[dict[str, AttributeValueTypeDef]]:
                 "tags": _tags(project.tags),
                 "members": _strings(project.members),
                 **_optional("owner", project.owner),
+                **_budget_item(project.budget),
             }
         )
     for key, person in registry.person_by_key().items():

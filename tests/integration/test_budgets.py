@@ -1,0 +1,108 @@
+"""`autotag budgets sync`: AWS Budgets made to match the registry, for the budgets it owns
+only (against the emulator; local/budgets_gaps.py fills what moto lacks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from autotag import cli, registry_file
+from local.emulator import Emulator, Stack
+from tests.conftest import EXAMPLE_REGISTRY
+
+pytestmark = pytest.mark.integration
+ACCOUNT = "123456789012"
+
+
+def budgets_client(emulator: Emulator) -> Any:
+    return boto3.client("budgets", region_name="us-east-1", endpoint_url=emulator.endpoint)
+
+
+def held(client: Any) -> dict[str, dict[str, Any]]:
+    found = client.describe_budgets(AccountId=ACCOUNT)["Budgets"]
+    return {b["BudgetName"]: b for b in found}
+
+
+def alerts(client: Any, name: str) -> set[tuple[str, float, str]]:
+    found = set()
+    for n in client.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName=name)[
+        "Notifications"
+    ]:
+        subscribers = client.describe_subscribers_for_notification(
+            AccountId=ACCOUNT, BudgetName=name, Notification=n
+        )["Subscribers"]
+        found |= {(n["NotificationType"], float(n["Threshold"]), s["Address"]) for s in subscribers}
+    return found
+
+
+def load(emulator: Emulator, stack: Stack, text: str) -> None:
+    registry = registry_file.parse_text(text, "registry.yaml")
+    registry_file.sync_table(emulator.dynamodb(), stack.registry_table, registry)
+
+
+def test_budgets_follow_the_registry_and_no_other_budget_is_touched(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = budgets_client(emulator)
+    client.create_budget(
+        AccountId=ACCOUNT,
+        Budget={
+            "BudgetName": "finance-total",
+            "BudgetLimit": {"Amount": "90000", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
+    )
+    sync = ["budgets", "sync", "--table", stack.registry_table]
+    capsys.readouterr()
+    assert cli.main([*sync, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "+ autotag-Alpha-NLP: 5,000.00 USD a month on SageMaker for Alpha-NLP" in out
+    assert "+ autotag-Beta-Forecast: 2,000.00 USD" in out
+    assert set(held(client)) == {"finance-total"}  # a dry run changes nothing
+
+    assert cli.main(sync) == 0
+    found = held(client)
+    assert set(found) == {"finance-total", "autotag-Alpha-NLP", "autotag-Beta-Forecast"}
+    alpha = found["autotag-Alpha-NLP"]
+    assert alpha["BudgetLimit"]["Amount"] == "5000.00"
+    assert alpha["CostFilters"] == {
+        "TagKeyValue": ["user:Project$Alpha-NLP"],
+        "Service": ["Amazon SageMaker"],
+    }
+    assert alerts(client, "autotag-Alpha-NLP") == {
+        ("FORECASTED", 80.0, "alice@example.com"),
+        ("ACTUAL", 100.0, "alice@example.com"),
+    }
+    assert alerts(client, "autotag-Beta-Forecast") == {
+        ("FORECASTED", 50.0, "grace@example.com"),
+        ("FORECASTED", 80.0, "grace@example.com"),
+        ("ACTUAL", 100.0, "grace@example.com"),
+    }
+
+    capsys.readouterr()
+    assert cli.main(sync) == 0  # again: nothing to do
+    assert "nothing to change" in capsys.readouterr().out
+
+    text = EXAMPLE_REGISTRY.read_text()
+    text = text.replace(
+        "budget: {monthly: 5000}", "budget: {monthly: 6000, alerts: {actual: [90]}}"
+    )
+    text = text.replace("    owner: alice@example.com ", "    owner: bob@example.com ")
+    start = text.index("    budget:\n      monthly: 2000")
+    end = text.index("\n", text.index("alerts: {forecast: [50, 80]", start))
+    load(emulator, stack, text[:start] + text[end + 1 :])
+    assert cli.main(sync) == 0
+    out = capsys.readouterr().out
+    assert "1 created, 0 updated, 0 deleted" not in out
+    assert "0 created, 1 updated, 1 deleted" in out
+    found = held(client)
+    assert set(found) == {"finance-total", "autotag-Alpha-NLP"}
+    assert found["autotag-Alpha-NLP"]["BudgetLimit"]["Amount"] == "6000.00"
+    assert alerts(client, "autotag-Alpha-NLP") == {
+        ("FORECASTED", 80.0, "bob@example.com"),
+        ("ACTUAL", 90.0, "bob@example.com"),
+    }
+    assert found["finance-total"]["BudgetLimit"]["Amount"] == "90000"  # untouched
