@@ -382,9 +382,7 @@ def _money_commands(commands: Any) -> None:
         "billing data has not shown yet (they appear up to 24 hours after first use). Run it in "
         "the management account of an AWS Organization, or a standalone account.",
     )
-    activate.add_argument("--table", help="the registry table (default: $REGISTRY_TABLE)")
-    activate.add_argument("--dry-run", action="store_true", help="show the status, change nothing")
-    activate.set_defaults(run=cmd_activate)
+    _table_and_dry_run(activate, "show the status, change nothing", cmd_activate)
 
     plans = commands.add_parser(
         "budgets", help="AWS Budgets per project, as the registry's `budget` entries say"
@@ -398,9 +396,13 @@ def _money_commands(commands: Any) -> None:
         "the registry's percentages; budgets of that name whose project has none are deleted. "
         "Budgets of any other name are never touched.",
     )
-    sync.add_argument("--table", help="the registry table (default: $REGISTRY_TABLE)")
-    sync.add_argument("--dry-run", action="store_true", help="print the changes, make none")
-    sync.set_defaults(run=cmd_budgets_sync)
+    _table_and_dry_run(sync, "print the changes, make none", cmd_budgets_sync)
+
+
+def _table_and_dry_run(command: Any, dry_run: str, run: Any) -> None:
+    command.add_argument("--table", help="the registry table (default: $REGISTRY_TABLE)")
+    command.add_argument("--dry-run", action="store_true", help=dry_run)
+    command.set_defaults(run=run)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -559,10 +561,14 @@ def cmd_costs(args: argparse.Namespace) -> int:
 def _required_keys(table: str | None) -> list[str]:
     from autotag.registry import RegistryReader  # noqa: PLC0415
 
+    return list(RegistryReader(aws.dynamodb(), _registry_table(table)).config().policy.required)
+
+
+def _registry_table(table: str | None) -> str:
     name = (table or os.environ.get("REGISTRY_TABLE", "")).strip()
     if not name:
         raise CommandError("name the registry table: --table NAME or REGISTRY_TABLE")
-    return list(RegistryReader(aws.dynamodb(), name).config().policy.required)
+    return name
 
 
 def describe_activation(found: Any) -> list[str]:
@@ -600,10 +606,7 @@ def cmd_budgets_sync(args: argparse.Namespace) -> int:
 
     from autotag import budgets  # noqa: PLC0415
 
-    table = (args.table or os.environ.get("REGISTRY_TABLE", "")).strip()
-    if not table:
-        raise CommandError("name the registry table: --table NAME or REGISTRY_TABLE")
-    registry = registry_file.read_table(aws.dynamodb(), table)
+    registry = registry_file.read_table(aws.dynamodb(), _registry_table(args.table))
     account = boto3.client("sts", config=aws.CLIENT_CONFIG).get_caller_identity()["Account"]
     client = boto3.client("budgets", region_name="us-east-1", config=aws.CLIENT_CONFIG)
     steps = budgets.plan(budgets.wanted(registry.projects.values()), budgets.held(client, account))
