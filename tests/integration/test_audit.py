@@ -152,36 +152,3 @@ def test_fix_fills_what_it_can_through_the_tagger_and_reports_the_result(
 def test_dry_run_without_fix_is_refused(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["audit", "--dry-run"]) == 2
     assert "--dry-run goes with --fix" in capsys.readouterr().err
-
-
-def test_the_audit_reports_the_time_to_tag_and_the_hours_without_project(
-    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Each first write is kept with the seconds since the resource was created; the audit
-    shows their distribution, by trigger, and the resource-hours spent without Project."""
-    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
-
-    from app import lambda_handler  # noqa: PLC0415
-    from tests.conftest import FakeContext, load_event, seed_from_event  # noqa: PLC0415
-
-    event = load_event("sso_CreateAutoMLJob")
-    created = datetime.now(UTC) - timedelta(minutes=10)
-    event["detail"]["eventTime"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    seed_from_event(emulator, event)
-    assert lambda_handler(event, FakeContext())["status"] == "tagged"
-    assert lambda_handler(event, FakeContext())["status"] == "duplicate"  # counted once
-    capsys.readouterr()
-    status, report = run_json(capsys)
-    assert status == 0
-    timing = report["timeToTag"]
-    assert timing["count"] == 1
-    assert 590 <= timing["p50_seconds"] <= 700
-    assert timing["by_trigger"] == {
-        "create": {
-            "count": 1,
-            "p50_seconds": timing["p50_seconds"],
-            "p90_seconds": timing["p50_seconds"],
-        }
-    }
-    # carol's job went ten minutes without Project before the tagger wrote it
-    assert timing["resource_hours_without_project"] >= 0.16

@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from autotag.identity import PROFILE_ARN_TAG
 from autotag.inventory import Found
 from autotag.policy import OWNER_KEY, PROJECT_KEY, Policy
-from autotag.state import Took
 
 NO_PROJECT: Final = "(no project)"
 NO_OWNER: Final = "(unknown)"
@@ -129,79 +127,6 @@ def audit(found: Iterable[Found], policy: Policy) -> Report:
         ):
             groups.setdefault(name, Group(name)).add(gaps)
     return report
-
-
-@dataclass(frozen=True)
-class TimeToTag:
-    """How long resources went untagged: seconds from creation to the tagger's first write
-    (the state table keeps it per resource), and the resource-hours spent without `Project`."""
-
-    count: int
-    p50: float
-    p90: float
-    longest: float
-    by_trigger: dict[str, dict[str, float]]
-    hours_without_project: float  # until the tagger wrote Project, plus those still without
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "count": self.count,
-            "p50_seconds": self.p50,
-            "p90_seconds": self.p90,
-            "max_seconds": self.longest,
-            "by_trigger": self.by_trigger,
-            "resource_hours_without_project": round(self.hours_without_project, 1),
-        }
-
-    def line(self) -> str:
-        if not self.count:
-            head = "time to tag: no write recorded yet"
-        else:
-            head = (
-                f"time to tag ({self.count} resources): median {self.p50:.0f} s, "
-                f"90 % within {self.p90:.0f} s, longest {self.longest:.0f} s"
-            )
-        return f"{head}; {self.hours_without_project:,.1f} resource-hours without Project"
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def time_to_tag(times: Iterable[Took], report: Report, now: datetime) -> TimeToTag:
-    kept = list(times)
-    seconds = [t.seconds for t in kept]
-    by_trigger: dict[str, dict[str, float]] = {}
-    for trigger in sorted({t.trigger for t in kept}):
-        mine = [t.seconds for t in kept if t.trigger == trigger]
-        by_trigger[trigger] = {
-            "count": len(mine),
-            "p50_seconds": _percentile(mine, 0.5),
-            "p90_seconds": _percentile(mine, 0.9),
-        }
-    hours = sum(t.seconds for t in kept if t.project) / 3600
-    for resource in report.resources:
-        created = resource.found.created
-        if resource.project != NO_PROJECT or not created:
-            continue
-        try:
-            since = datetime.fromisoformat(created)
-        except ValueError:
-            continue
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        hours += max((now - since).total_seconds(), 0.0) / 3600
-    return TimeToTag(
-        count=len(seconds),
-        p50=_percentile(seconds, 0.5),
-        p90=_percentile(seconds, 0.9),
-        longest=max(seconds, default=0.0),
-        by_trigger=by_trigger,
-        hours_without_project=hours,
-    )
 
 
 CSV_HEADER: Final = ("section", "name", "compliant", "total", "coverage_percent", "missing")

@@ -291,7 +291,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             progress.remove_task(task)
             if not args.dry_run:
                 report = audit.audit(_walk(inventory, progress), policy)
-    _print_audit(args, report, fixes, _time_to_tag(env, report))
+    _print_audit(args, report, fixes)
     if args.min_coverage is not None and report.overall.coverage < args.min_coverage:
         print(
             f"coverage {report.overall.coverage:.1f} % is below --min-coverage "
@@ -302,23 +302,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _time_to_tag(env: dict[str, str], report: Any) -> Any:
-    """How long resources went untagged, from the state table (STATE_TABLE); None without."""
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    from autotag import audit  # noqa: PLC0415
-    from autotag.state import StateTable  # noqa: PLC0415
-
-    table = env.get("STATE_TABLE", "").strip()
-    if not table:
-        return None
-    times = StateTable(aws.dynamodb(), table).times()
-    return audit.time_to_tag(times, report, datetime.now(UTC))
-
-
-def _print_audit(
-    args: argparse.Namespace, report: Any, fixes: list[dict[str, Any]], timing: Any = None
-) -> None:
+def _print_audit(args: argparse.Namespace, report: Any, fixes: list[dict[str, Any]]) -> None:
     from autotag import audit  # noqa: PLC0415
     from autotag.views import audit_view, fixes_view  # noqa: PLC0415
 
@@ -328,7 +312,6 @@ def _print_audit(
         if args.fix:
             document["fixes"] = fixes
         document["costAllocationTags"] = activation
-        document["timeToTag"] = timing.as_dict() if timing else None
         print(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     elif args.format == "csv":
         csv.writer(sys.stdout, lineterminator="\n").writerows(audit.csv_rows(report, args.top))
@@ -338,7 +321,6 @@ def _print_audit(
             out.print(fixes_view(fixes, dry_run=args.dry_run))
         out.print(audit_view(report, args.top))
         out.print("cost allocation tags (Billing): " + "; ".join(activation["lines"]))
-        out.print(timing.line() if timing else "time to tag: set STATE_TABLE to read it")
 
 
 def _activation(keys: list[str]) -> dict[str, Any]:

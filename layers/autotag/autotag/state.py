@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from botocore.exceptions import ClientError
 
@@ -84,15 +84,6 @@ class ResourceRecord:
 
 
 NO_RECORD: Final = ResourceRecord()
-
-
-class Took(NamedTuple):
-    """The first write to a resource's tags: seconds since it was created, what brought it,
-    and whether it wrote `Project` (the resource had none until then)."""
-
-    seconds: float
-    trigger: str
-    project: bool
 
 
 class AlreadyHandledError(Exception):
@@ -162,7 +153,6 @@ class StateTable:
         told: str | None = None,
         again: bool = False,
         owner: str = "",
-        took: Took | None = None,
     ) -> ResourceRecord:
         """The one write a request makes about its resource, before any tag is written or any
         notice offered: the request is handled (exactly once); the creator kept (a Create call
@@ -204,16 +194,6 @@ class StateTable:
             sets.append("#lease = :lease")
             values[":lease"] = {
                 "M": {"owner": {"S": owner}, "until": {"N": str(now + lease_seconds)}}
-            }
-        if took is not None:  # the first write only: how long the resource went untagged
-            sets.append("#took = if_not_exists(#took, :took)")
-            names["#took"] = "took"
-            values[":took"] = {
-                "M": {
-                    "seconds": {"N": str(round(took.seconds, 1))},
-                    "trigger": {"S": took.trigger},
-                    "project": {"BOOL": took.project},
-                }
             }
         expression = f"SET {', '.join(sets)} ADD #handled :ids"
         fresh = "NOT contains(#handled, :id)"  # true with no such attribute yet
@@ -260,24 +240,6 @@ class StateTable:
         except ClientError as error:
             if not is_conditional_failure(error):  # else it ran out and is another's now
                 raise
-
-    def times(self) -> Iterator[Took]:
-        """Every resource's first write (`autotag audit`: the time to tag). A Scan: the
-        operator's, never the functions'."""
-        pages = self._client.get_paginator("scan").paginate(
-            TableName=self._table,
-            FilterExpression="attribute_exists(#took)",
-            ProjectionExpression="#took",
-            ExpressionAttributeNames={"#took": "took"},
-        )
-        for page in pages:
-            for item in page.get("Items", []):
-                took = item["took"]["M"]
-                yield Took(
-                    float(took["seconds"]["N"]),
-                    took["trigger"]["S"],
-                    bool(took.get("project", {}).get("BOOL", False)),
-                )
 
     # ------------------------------------------------------------------ report-only drift
 

@@ -50,7 +50,6 @@ from autotag.state import (
     LockBusyError,
     ResourceRecord,
     StateTable,
-    Took,
 )
 from autotag.studio import Profile, StudioProfiles
 from autotag.trail import WINDOW as TRAIL_WINDOW
@@ -476,12 +475,6 @@ class Tagger:
         keep = replace or (evidence.recorded is None and known)
         told = _told(decision)
         added = {k: a.value for k, a in decision.plan.add.items()} if decision.writes else {}
-        age = _age(call, self.clock()) if decision.writes else None
-        took = (
-            Took(max(age, 0.0), call.trigger.value, PROJECT_KEY in added)
-            if age is not None
-            else None
-        )
         return self.table.claim(
             call.resource.arn,
             call.event_id,
@@ -491,7 +484,6 @@ class Tagger:
             told=pack_told(told, decided, added) if told else None,
             again=again or bool(decision.writes),
             owner=owner,
-            took=took,
         )
 
     def write(self, call: Subject, plan: TagPlan) -> bool:
