@@ -152,3 +152,53 @@ def test_fix_fills_what_it_can_through_the_tagger_and_reports_the_result(
 def test_dry_run_without_fix_is_refused(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["audit", "--dry-run"]) == 2
     assert "--dry-run goes with --fix" in capsys.readouterr().err
+
+
+def test_the_audit_reports_the_time_to_tag_and_the_hours_without_project(
+    emulator: Emulator, stack: Stack, account: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The functions' SecondsToTag and SecondsWithoutProject metrics (their EMF lines, put into
+    CloudWatch as Lambda's log ingestion would), by trigger, and the hours of the resources
+    still without Project (from the inventory's creation times)."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    import boto3  # noqa: PLC0415
+
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=emulator.endpoint)
+    for metric, trigger, values in (
+        ("SecondsToTag", "create", [2.0, 4.0, 600.0]),
+        ("SecondsToTag", "sweep", [7200.0]),
+        ("SecondsWithoutProject", "create", [3600.0]),
+        ("SecondsWithoutProject", "sweep", [7200.0]),
+    ):
+        cloudwatch.put_metric_data(
+            Namespace="SageMakerAutoTag",
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": [
+                        {"Name": "service", "Value": "sagemaker-autotag"},
+                        {"Name": "trigger", "Value": trigger},
+                    ],
+                    "Timestamp": datetime.now(UTC),
+                    "Value": value,
+                    "Unit": "Seconds",
+                }
+                for value in values
+            ],
+        )
+    del account
+    status, report = run_json(capsys)
+    assert status == 0
+    timing = report["timeToTag"]
+    assert "create" in timing["by_trigger"], timing
+    assert timing["by_trigger"]["create"] == {
+        "count": 3.0,
+        "average_seconds": pytest.approx(202.0),
+        "max_seconds": 600.0,
+    }
+    assert timing["by_trigger"]["sweep"]["count"] == 1.0
+    assert timing["until_tagged_hours"] == pytest.approx(3.0)  # 1 h + 2 h without Project
+    # e-bare and p-studio have no Project: seeded moments ago, so a sliver of an hour
+    assert 0 <= timing["still_untagged_hours"] < 0.1
+    assert timing["resource_hours_without_project"] == pytest.approx(3.0, abs=0.1)

@@ -67,8 +67,11 @@ def test_each_write_records_the_seconds_since_the_resource_was_created(
     seed_from_event(emulator, event)
     capsys.readouterr()
     assert lambda_handler(event, FakeContext())["status"] == "tagged"
-    emitted = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "SecondsToTag" in x]
+    lines = capsys.readouterr().out.splitlines()
+    emitted = [json.loads(x) for x in lines if "SecondsToTag" in x]
     assert len(emitted) == 1
+    # it wrote Project: the job ran those seconds charged to nobody
+    assert sum("SecondsWithoutProject" in x for x in lines) == 1
     record = emitted[0]
     assert record["trigger"] == "create"
     value = record["SecondsToTag"]

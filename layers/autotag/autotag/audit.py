@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from autotag.identity import PROFILE_ARN_TAG
@@ -127,6 +128,60 @@ def audit(found: Iterable[Found], policy: Policy) -> Report:
         ):
             groups.setdefault(name, Group(name)).add(gaps)
     return report
+
+
+TIMING_DAYS: Final = 30  # the audit's look back at the time-to-tag metrics
+
+
+@dataclass(frozen=True)
+class TimeToTag:
+    """How long resources went untagged, from the functions' metrics (`SecondsToTag`,
+    `SecondsWithoutProject`, by trigger, over TIMING_DAYS), and the resource-hours spent
+    without `Project`: until the tagger wrote it, plus those still without it today."""
+
+    by_trigger: dict[str, dict[str, float]]  # trigger -> count, average, max (seconds)
+    hours_until_tagged: float
+    hours_still_untagged: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "days": TIMING_DAYS,
+            "by_trigger": self.by_trigger,
+            "resource_hours_without_project": round(
+                self.hours_until_tagged + self.hours_still_untagged, 1
+            ),
+            "until_tagged_hours": round(self.hours_until_tagged, 1),
+            "still_untagged_hours": round(self.hours_still_untagged, 1),
+        }
+
+    def line(self) -> str:
+        parts = [
+            f"{t}: {v['count']:.0f} writes, average {v['average_seconds']:.0f} s, "
+            f"longest {v['max_seconds']:.0f} s"
+            for t, v in self.by_trigger.items()
+        ] or ["no write in the metrics"]
+        hours = self.hours_until_tagged + self.hours_still_untagged
+        return (
+            f"time to tag, last {TIMING_DAYS} days: {'; '.join(parts)}; "
+            f"{hours:,.1f} resource-hours without Project"
+        )
+
+
+def untagged_hours(report: Report, now: datetime) -> float:
+    """Hours since creation of the resources that still have no `Project`."""
+    hours = 0.0
+    for resource in report.resources:
+        created = resource.found.created
+        if resource.project != NO_PROJECT or not created:
+            continue
+        try:
+            since = datetime.fromisoformat(created)
+        except ValueError:
+            continue
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        hours += max((now - since).total_seconds(), 0.0) / 3600
+    return hours
 
 
 CSV_HEADER: Final = ("section", "name", "compliant", "total", "coverage_percent", "missing")

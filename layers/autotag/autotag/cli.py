@@ -291,7 +291,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             progress.remove_task(task)
             if not args.dry_run:
                 report = audit.audit(_walk(inventory, progress), policy)
-    _print_audit(args, report, fixes)
+    _print_audit(args, report, fixes, _time_to_tag(report))
     if args.min_coverage is not None and report.overall.coverage < args.min_coverage:
         print(
             f"coverage {report.overall.coverage:.1f} % is below --min-coverage "
@@ -302,7 +302,63 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_audit(args: argparse.Namespace, report: Any, fixes: list[dict[str, Any]]) -> None:
+def _time_to_tag(report: Any) -> Any:
+    """The time-to-tag metrics of the last TIMING_DAYS (CloudWatch), and the hours of the
+    resources still without Project; None when CloudWatch cannot be read from here."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    import boto3  # noqa: PLC0415
+
+    from autotag import audit  # noqa: PLC0415
+    from autotag.events import Trigger  # noqa: PLC0415
+    from autotag.observability import NAMESPACE, SERVICE  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    client = boto3.client("cloudwatch", config=aws.CLIENT_CONFIG)
+    period = audit.TIMING_DAYS * 86400
+
+    def read(metric: str, trigger: str) -> dict[str, float]:
+        points = client.get_metric_statistics(
+            Namespace=NAMESPACE,
+            MetricName=metric,
+            Dimensions=[
+                {"Name": "service", "Value": SERVICE},
+                {"Name": "trigger", "Value": trigger},
+            ],
+            StartTime=now - timedelta(seconds=period),
+            EndTime=now + timedelta(minutes=1),  # this minute's points included
+            Period=period,
+            Statistics=["SampleCount", "Average", "Maximum", "Sum"],
+        )["Datapoints"]
+        count = sum(float(p.get("SampleCount", 0)) for p in points)
+        total = sum(float(p.get("Sum", 0)) for p in points)
+        return {
+            "SampleCount": count,
+            "Sum": total,
+            "Average": total / count if count else 0.0,
+            "Maximum": max((float(p.get("Maximum", 0)) for p in points), default=0.0),
+        }
+
+    by_trigger: dict[str, dict[str, float]] = {}
+    until_tagged = 0.0
+    try:
+        for trigger in (t.value for t in Trigger):
+            seen = read("SecondsToTag", trigger)
+            if seen.get("SampleCount"):
+                by_trigger[trigger] = {
+                    "count": seen["SampleCount"],
+                    "average_seconds": round(seen.get("Average", 0.0), 1),
+                    "max_seconds": round(seen.get("Maximum", 0.0), 1),
+                }
+            until_tagged += read("SecondsWithoutProject", trigger).get("Sum", 0.0) / 3600
+    except (ClientError, BotoCoreError):
+        return None
+    return audit.TimeToTag(by_trigger, until_tagged, audit.untagged_hours(report, now))
+
+
+def _print_audit(
+    args: argparse.Namespace, report: Any, fixes: list[dict[str, Any]], timing: Any = None
+) -> None:
     from autotag import audit  # noqa: PLC0415
     from autotag.views import audit_view, fixes_view  # noqa: PLC0415
 
@@ -312,6 +368,7 @@ def _print_audit(args: argparse.Namespace, report: Any, fixes: list[dict[str, An
         if args.fix:
             document["fixes"] = fixes
         document["costAllocationTags"] = activation
+        document["timeToTag"] = timing.as_dict() if timing else None
         print(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     elif args.format == "csv":
         csv.writer(sys.stdout, lineterminator="\n").writerows(audit.csv_rows(report, args.top))
@@ -321,6 +378,7 @@ def _print_audit(args: argparse.Namespace, report: Any, fixes: list[dict[str, An
             out.print(fixes_view(fixes, dry_run=args.dry_run))
         out.print(audit_view(report, args.top))
         out.print("cost allocation tags (Billing): " + "; ".join(activation["lines"]))
+        out.print(timing.line() if timing else "time to tag: CloudWatch could not be read")
 
 
 def _activation(keys: list[str]) -> dict[str, Any]:

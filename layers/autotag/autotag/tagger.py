@@ -502,6 +502,8 @@ class Tagger:
         age = _age(call, self.clock())
         if age is not None:
             self.timing("SecondsToTag", max(age, 0.0), call.trigger.value)
+            if PROJECT_KEY in plan.add:  # it ran this long charged to nobody
+                self.timing("SecondsWithoutProject", max(age, 0.0), call.trigger.value)
         return True
 
 
