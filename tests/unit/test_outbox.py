@@ -324,3 +324,25 @@ def test_a_failed_publish_gives_the_days_place_back(dynamodb: Any) -> None:
         box.flush(key)
     assert box.flush(key) is True  # the retry still has the day's one message
     assert len(sns.published) == 1
+
+
+def test_the_held_sets_timer_comes_back_while_another_flush_holds_a_held_window(
+    dynamodb: Any,
+) -> None:
+    """The set's timer finds its window leased by another flush (say, its own redelivered
+    timer): it sends nothing now and comes back, so no held window is left without a timer."""
+    sns, sqs, clock = FakeSns(), FakeSqs(), Clock(1_800_000_000.0 // 86400 * 86400 + 3600)
+    box = capped(dynamodb, sns, sqs, clock, cap=1)
+    first, second = open_windows(box, clock, key_sets(2))
+    assert box.flush(first) is True
+    assert box.flush(second) is False  # held
+    chain = [m for m in sqs.sent if "held#" in m["MessageBody"]]
+    assert len(chain) == 1
+    clock.now += 86400
+    assert box._take(second) is not None  # another flush holds it right now
+    assert box.flush(json.loads(chain[0]["MessageBody"])["key"]) is False
+    again = [m for m in sqs.sent if "held#" in m["MessageBody"]]
+    assert len(again) == 2  # the timer comes back
+    clock.now += 120  # that flush died; its lease ran out
+    assert box.flush(json.loads(again[-1]["MessageBody"])["key"]) is True
+    assert "body 1" in sns.published[-1]["Message"]

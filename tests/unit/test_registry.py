@@ -273,6 +273,13 @@ def test_a_project_budget_is_read_with_default_alerts_and_checked() -> None:
         (base.replace("    owner: alice@example.com\n", ""), "give it an owner"),
         (base.replace("{monthly: 1500.5}", "{monthly: 9, alerts: {weekly: [5]}}"), "weekly"),
         (base.replace("{monthly: 1500.5}", "{monthly: 9, alerts: {actual: [-1]}}"), "actual[0]"),
+        (
+            base.replace(
+                "{monthly: 1500.5}", "{monthly: 9, alerts: {actual: [1,2,3,4,5,6,7,8,9,10,11]}}"
+            ),
+            "at most 10 alerts",
+        ),
+        (base.replace("name: Alpha", "name: ml:Alpha"), "cannot name an AWS budget"),
     ):
         with pytest.raises(registry_file.RegistryError, match=re.escape(named)):
             registry_file.parse_text(text, "r.yaml")

@@ -394,16 +394,16 @@ def activate(client: Any, keys: list[str], *, dry_run: bool = False) -> Activati
         status = _statuses(client, keys)
         inactive = [k for k in keys if status.get(k) == "Inactive"]
         refused: list[str] = []
+        failed: set[str] = set()
         if not dry_run:
             for start in range(0, len(inactive), ACTIVATE_BATCH):
                 batch = inactive[start : start + ACTIVATE_BATCH]
                 answer = client.update_cost_allocation_tags_status(
                     CostAllocationTagsStatus=[{"TagKey": k, "Status": "Active"} for k in batch]
                 )
-                refused += [
-                    f"{e.get('TagKey')}: {e.get('Message') or e.get('Code')}"
-                    for e in answer.get("Errors", [])
-                ]
+                for e in answer.get("Errors", []):
+                    failed.add(str(e.get("TagKey")))
+                    refused.append(f"{e.get('TagKey')}: {e.get('Message') or e.get('Code')}")
     except ClientError as error:
         if error_code(error) in {"AccessDeniedException", "AccessDenied"}:
             raise CostsError(
@@ -412,7 +412,6 @@ def activate(client: Any, keys: list[str], *, dry_run: bool = False) -> Activati
                 f"ce:ListCostAllocationTags and ce:UpdateCostAllocationTagsStatus ({error})"
             ) from error
         raise CostsError(_explain(error)) from error
-    failed = {r.split(":", 1)[0] for r in refused}
     return Activation(
         active=tuple(k for k in keys if status.get(k) == "Active"),
         activated=() if dry_run else tuple(k for k in inactive if k not in failed),

@@ -331,12 +331,9 @@ class Outbox:
         if self.daily_cap and slot is None:
             self._hold(held, taken, chained=chained)
             return False
-        if self.daily_cap:
-            mine = {t.key for t in taken}
-            for key in sorted(self._held(held) - mine)[: max(0, MAX_TOGETHER - len(taken))]:
-                if (more := self._take(key)) is not None:
-                    taken.append(more)
         try:
+            if self.daily_cap:  # the reader's held windows come along
+                taken += self._take_some(self._held(held) - {t.key for t in taken}, len(taken))
             self.notifier.send(compose_together([message(t.item) for t in taken], self.daily_cap))
         except BaseException:
             for t in taken:
@@ -421,7 +418,8 @@ class Outbox:
         for t in taken:
             self._give_back(t.key, t.lease)
         logger.info("held by the daily cap", extra={"windows": [t.key for t in taken]})
-        if chained or not before.get("windows"):
+        others = set(before.get("windows", {}).get("SS", [])) - {t.key for t in taken}
+        if chained or not others:  # the first held (or its retry): nobody else started a timer
             self._timer(held)
 
     def _held(self, held: str) -> set[str]:
@@ -430,25 +428,45 @@ class Outbox:
 
     def _forget(self, held: str, keys: list[str]) -> bool:
         """Take sent windows out of the held set; True when some are left."""
-        after = self.dynamodb.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": held}},
-            UpdateExpression="DELETE #windows :keys",
-            ExpressionAttributeNames={"#windows": "windows"},
-            ExpressionAttributeValues={":keys": {"SS": keys}},
-            ReturnValues="ALL_NEW",
-        ).get("Attributes", {})
+        try:
+            after = self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": held}},
+                UpdateExpression="DELETE #windows :keys",
+                ConditionExpression="attribute_exists(#windows)",  # no set: nothing to forget
+                ExpressionAttributeNames={"#windows": "windows"},
+                ExpressionAttributeValues={":keys": {"SS": keys}},
+                ReturnValues="ALL_NEW",
+            ).get("Attributes", {})
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
         return bool(after.get("windows"))
 
+    def _take_some(self, keys: set[str], already: int) -> list[Taken]:
+        """Held windows this flush can take, up to MAX_TOGETHER in one message (a window
+        another flush holds is skipped, not waited for)."""
+        taken: list[Taken] = []
+        for key in sorted(keys):
+            if already + len(taken) >= MAX_TOGETHER:
+                break
+            if (found := self._take(key)) is not None:
+                taken.append(found)
+        return taken
+
     def _release(self, held: str) -> bool:
-        """The held set's timer: its windows go out together when the cap allows."""
-        keys = sorted(self._held(held))
-        taken = [t for key in keys[:MAX_TOGETHER] if (t := self._take(key)) is not None]
-        if not taken:  # each sent along with another message, or being sent by its own flush
-            if sent := [k for k in keys if self._sent(k)]:
-                self._forget(held, sent)
-            return False
-        return self._send(taken, chained=True)
+        """The held set's timer: its windows go out together when the cap allows. It comes
+        back while any held window is unsent (one another flush holds right now included)."""
+        keys = self._held(held)
+        taken = self._take_some(keys, 0)
+        if taken:
+            return self._send(taken, chained=True)
+        sent = [k for k in sorted(keys) if self._sent(k)]
+        left = self._forget(held, sent) if sent else bool(keys)
+        if left:  # another flush holds them now; if it fails, this timer still comes back
+            self._timer(held)
+        return False
 
     def _sent(self, key: str) -> bool:
         item = self._get(key)

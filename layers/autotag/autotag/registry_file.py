@@ -49,6 +49,8 @@ _POLICY_KEYS: Final = frozenset(
 _PROJECT_KEYS: Final = frozenset({"name", "tags", "owner", "members", "budget"})
 _BUDGET_KEYS: Final = frozenset({"monthly", "alerts"})
 _ALERT_KEYS: Final = frozenset({"forecast", "actual"})
+MAX_BUDGET_ALERTS: Final = 10  # notifications per budget (CreateBudget)
+MAX_BUDGET_NAME: Final = 100 - len("autotag-")  # budget names: 100 characters, no ':' or '\\'
 _PERSON_KEYS: Final = frozenset({"id", "email", "aliases", "project", "tags"})
 
 
@@ -238,6 +240,12 @@ def _project(check: _Checker, index: int, doc: Any) -> ProjectEntry | None:
     budget = _budget(check, entry.get("budget"), f"{where}.budget")
     if budget is not None and not owner:
         check.fail(f"{where}.budget", "a budget alerts the project's owner: give it an owner")
+    if budget is not None and (set(name) & {":", "\\"} or len(name) > MAX_BUDGET_NAME):
+        check.fail(
+            f"{where}.budget",
+            f"{name!r} cannot name an AWS budget (no ':' or '\\', "
+            f"at most {MAX_BUDGET_NAME} characters)",
+        )
     return ProjectEntry(name=name, tags=tags, owner=owner, members=members, budget=budget)
 
 
@@ -259,6 +267,8 @@ def _budget(check: _Checker, value: Any, where: str) -> Budget | None:
             _positive_number(check, v, f"{where}.alerts.{kind}[{i}]") for i, v in enumerate(items)
         ]
         percents[kind] = tuple(sorted({p for p in found if p is not None}))
+    if len(percents["forecast"]) + len(percents["actual"]) > MAX_BUDGET_ALERTS:
+        check.fail(f"{where}.alerts", f"at most {MAX_BUDGET_ALERTS} alerts (AWS Budgets' limit)")
     if monthly is None:
         return None
     return Budget(monthly, percents["forecast"], percents["actual"])

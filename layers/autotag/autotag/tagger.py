@@ -395,6 +395,8 @@ class Tagger:
         owner = f"{call.event_id}#{uuid.uuid4().hex[:8]}"  # this try
         decided = time.time()  # the notices' window: a replay of them joins the same one
         before = self.claim(evidence, decision, owner, decided)
+        # Before this request's own steps: a failure in them cannot then lose what it replaced.
+        self.take_over(call, before, read.tags)
         try:
             if decision.writes and self.clock() - read.at > _READ_AGAIN_AFTER:
                 fresh = self.read_existing(call)
@@ -416,7 +418,6 @@ class Tagger:
                 self.table.release(call.resource.arn, owner)
             raise
         deliveries = [self.tell(told, call.event_id, decided) for told in _told(decision)]
-        self.take_over(call, before, read.tags)
         status = decision.status
         self.count("ResourcesCompliant" if status == "compliant" else "ResourcesMissingTags")
         if not decision.plan.complete:
