@@ -291,7 +291,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             progress.remove_task(task)
             if not args.dry_run:
                 report = audit.audit(_walk(inventory, progress), policy)
-    _print_audit(args, report, fixes, _time_to_tag(report))
+    _print_audit(args, report, fixes)
     if args.min_coverage is not None and report.overall.coverage < args.min_coverage:
         print(
             f"coverage {report.overall.coverage:.1f} % is below --min-coverage "
@@ -356,13 +356,15 @@ def _time_to_tag(report: Any) -> Any:
     return audit.TimeToTag(by_trigger, until_tagged, audit.untagged_hours(report, now))
 
 
-def _print_audit(
-    args: argparse.Namespace, report: Any, fixes: list[dict[str, Any]], timing: Any = None
-) -> None:
+def _print_audit(args: argparse.Namespace, report: Any, fixes: list[dict[str, Any]]) -> None:
     from autotag import audit  # noqa: PLC0415
     from autotag.views import audit_view, fixes_view  # noqa: PLC0415
 
+    if args.format == "csv":  # compliance only: no Billing or CloudWatch call for it
+        csv.writer(sys.stdout, lineterminator="\n").writerows(audit.csv_rows(report, args.top))
+        return
     activation = _activation(list(report.required))
+    timing = _time_to_tag(report)
     if args.format == "json":
         document = report.as_dict(args.top)
         if args.fix:
@@ -370,8 +372,6 @@ def _print_audit(
         document["costAllocationTags"] = activation
         document["timeToTag"] = timing.as_dict() if timing else None
         print(json.dumps(document, indent=2, ensure_ascii=False, default=str))
-    elif args.format == "csv":
-        csv.writer(sys.stdout, lineterminator="\n").writerows(audit.csv_rows(report, args.top))
     else:
         out = console()
         if args.fix:

@@ -395,9 +395,10 @@ class Tagger:
         owner = f"{call.event_id}#{uuid.uuid4().hex[:8]}"  # this try
         decided = time.time()  # the notices' window: a replay of them joins the same one
         before = self.claim(evidence, decision, owner, decided)
-        # Before this request's own steps: a failure in them cannot then lose what it replaced.
-        self.take_over(call, before, read.tags)
         try:
+            # Before this request's own steps: a failure in them cannot then lose what it
+            # replaced (and a failure here gives the lease back like any other).
+            self.take_over(call, before, read.tags)
             if decision.writes and self.clock() - read.at > _READ_AGAIN_AFTER:
                 fresh = self.read_existing(call)
                 if fresh is None:
