@@ -86,7 +86,7 @@ build-AutoTagLayer:
 	find "$(ARTIFACTS_DIR)/python/autotag" -name __pycache__ -prune -exec rm -rf {} +
 	$(call compile,"$(ARTIFACTS_DIR)/python/autotag")
 
-build-TagOnCreateFunction build-NotifyDigestFunction build-SweepFunction:
+build-TagOnCreateFunction build-NotifyDigestFunction build-SweepFunction build-ShowbackFunction:
 	cp app.py "$(ARTIFACTS_DIR)/"
 	$(call compile,"$(ARTIFACTS_DIR)")
 

@@ -11,10 +11,13 @@ import pytest
 from autotag.observability import NAMESPACE, SERVICE
 from local import template
 
+FUNCTIONS = ("TagOnCreateFunction", "SweepFunction", "NotifyDigestFunction")
 FUNCTION_ROLES = [
-    {"Fn::GetAtt": [f"{name}Role", "Arn"]}
-    for name in ("TagOnCreateFunction", "SweepFunction", "NotifyDigestFunction")
-]
+    *({"Fn::GetAtt": [f"{name}Role", "Arn"]} for name in FUNCTIONS),
+    # the showback function exists only when scheduled (ShowbackSchedule)
+    {"Fn::If": ["HasShowback", {"Fn::GetAtt": ["ShowbackFunctionRole", "Arn"]},
+                {"Ref": "AWS::NoValue"}]},
+]  # fmt: skip
 SNS_ACTIONS_THAT_CHANGE = {
     "sns:Subscribe",
     "sns:SetTopicAttributes",
@@ -172,7 +175,7 @@ def test_the_keys_service_statements_name_the_stacks_own_alarms_rules_and_log_gr
     prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
     groups = stack_names("AWS::Logs::LogGroup", "LogGroupName")
     assert subs(logs["kms:EncryptionContext:aws:logs:arn"]) == {prefix + g for g in groups}
-    assert len(groups) == 3
+    assert len(groups) == 4
     for statement in flat(resources()["AutoTagKey"]["Properties"]["KeyPolicy"]["Statement"]):
         if "Service" in statement["Principal"]:  # no service statement without a scope
             assert statement["Condition"], statement["Sid"]
@@ -182,7 +185,7 @@ def test_every_function_grant_on_the_key_goes_through_the_stacks_services() -> N
     """Finding: the functions' grants had no kms:ViaService."""
     grants = [
         statement
-        for function in ("TagOnCreateFunction", "SweepFunction", "NotifyDigestFunction")
+        for function in (*FUNCTIONS, "ShowbackFunction")
         for statement in template.policy_statements(function)
         if any(
             str(a).startswith("kms:")
@@ -193,7 +196,7 @@ def test_every_function_grant_on_the_key_goes_through_the_stacks_services() -> N
             )
         )
     ]
-    assert len(grants) >= 3
+    assert len(grants) >= 4
     for grant in grants:
         via = subs(grant["Condition"]["StringEquals"]["kms:ViaService"])
         assert via == {

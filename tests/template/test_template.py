@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from autotag.outbox import Outbox
 from autotag.policy import DEFAULT_REQUIRED
 from autotag.registry import RegistryReader
 from autotag.sagemaker import ResourceTags
+from autotag.showback import Ledger, Showback
 from autotag.state import StateTable
 from autotag.studio import StudioProfiles
 from autotag.sweep import Sweep
@@ -37,10 +39,17 @@ DECLARED = {
 }
 DIGEST_DECLARED = {*Outbox.flush_permissions, *Notifier.permissions}
 SWEEP_DECLARED = {*DECLARED, *Inventory.permissions, *Sweep.permissions}
+SHOWBACK_DECLARED = {
+    *Showback.permissions,
+    *Ledger.permissions,
+    *RegistryReader.permissions,
+    *Notifier.permissions,
+}
 # Used by AWS services on the function's behalf (SNS, SQS, Lambda settings), on the stack's key.
 ON_BEHALF = {"kms:GenerateDataKey", "kms:Decrypt"}
 DIGEST = "NotifyDigestFunction"
 SWEEP = "SweepFunction"
+SHOWBACK = "ShowbackFunction"
 
 
 def statements(function: str = template.FUNCTION) -> list[dict[str, Any]]:
@@ -148,20 +157,24 @@ def test_iam_actions_are_exactly_what_the_code_declares() -> None:
     assert code_actions() == DECLARED
     assert code_actions(DIGEST) == DIGEST_DECLARED
     assert code_actions(SWEEP) == SWEEP_DECLARED
-    for function in (template.FUNCTION, DIGEST, SWEEP):
+    assert code_actions(SHOWBACK) == SHOWBACK_DECLARED
+    for function in (template.FUNCTION, DIGEST, SWEEP, SHOWBACK):
         for statement in statements(function):
             assert all("*" not in action for action in actions_of(statement))
             if set(actions_of(statement)) & ON_BEHALF:
                 assert statement["Resource"] == {"Fn::GetAtt": ["AutoTagKey", "Arn"]}
             assert statement["Effect"] == "Allow"
     every = {
-        a for f in (template.FUNCTION, DIGEST, SWEEP) for s in statements(f) for a in actions_of(s)
+        a
+        for f in (template.FUNCTION, DIGEST, SWEEP, SHOWBACK)
+        for s in statements(f)
+        for a in actions_of(s)
     }
     assert "sagemaker:DeleteTags" not in every
 
 
 def test_dynamodb_actions_name_the_stack_tables() -> None:
-    for function in (template.FUNCTION, DIGEST, SWEEP):
+    for function in (template.FUNCTION, DIGEST, SWEEP, SHOWBACK):
         for statement in statements(function):
             if any(action.startswith("dynamodb:") for action in actions_of(statement)):
                 assert statement["Resource"] in (
@@ -193,13 +206,14 @@ def test_tags_are_written_only_on_the_supported_resource_kinds_of_this_account()
 
 
 def test_only_list_and_search_actions_need_every_resource() -> None:
-    for function in (template.FUNCTION, SWEEP):
+    for function in (template.FUNCTION, SWEEP, SHOWBACK):
         for statement in statements(function):
             if statement["Resource"] == "*":
                 actions = actions_of(statement)
                 assert all(
                     a.startswith(("sagemaker:List", "sagemaker:Search"))
-                    or a == "cloudtrail:LookupEvents"  # it has no resource type to scope to
+                    # neither has a resource type to scope to
+                    or a in {"cloudtrail:LookupEvents", "ce:GetCostAndUsage"}
                     for a in actions
                 )
 
@@ -212,6 +226,31 @@ def test_the_sweep_is_scheduled_resumes_and_shares_the_tagging_policy() -> None:
     shared = {"Ref": "TaggingPolicy"}
     assert shared in sweep["Policies"]
     assert template.function_properties()["Policies"] == [shared]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "allowed"),
+    [("", True), ("cron(0 8 3 * ? *)", True), ("rate(30 days)", True), ("monthly", False)],
+)
+def test_the_showback_is_off_unless_scheduled(schedule: str, allowed: bool) -> None:
+    parameter = template.load()["Parameters"]["ShowbackSchedule"]
+    assert parameter["Default"] == ""
+    assert bool(re.fullmatch(parameter["AllowedPattern"], schedule)) is allowed
+    assert template.load()["Conditions"]["HasShowback"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ShowbackSchedule"}, ""]}]
+    }
+    found = template.resources()
+    for name in (SHOWBACK, "ShowbackLogGroup", "ShowbackErrorsAlarm"):
+        assert found[name]["Condition"] == "HasShowback", name
+    assert template.load()["Outputs"]["ShowbackFunctionName"]["Condition"] == "HasShowback"
+    function = found[SHOWBACK]["Properties"]
+    assert function["Events"]["Schedule"]["Properties"]["Schedule"] == {"Ref": "ShowbackSchedule"}
+    assert function["CodeUri"] == "functions/showback/"
+    assert function["Timeout"] == 900
+    # everything else the function reads comes from the Globals: tables, topic, mode
+    assert {"REGISTRY_TABLE", "STATE_TABLE", "NOTIFY_TOPIC_ARN"} <= set(
+        template.environment(SHOWBACK)
+    )
 
 
 def test_registry_table_has_the_schema_the_cli_creates() -> None:
@@ -246,7 +285,7 @@ def test_runtime_is_python313_on_arm64() -> None:
         "BuildArchitecture": "arm64",
         "ContextPath": ".",
     }
-    for name in (template.FUNCTION, DIGEST, SWEEP):
+    for name in (template.FUNCTION, DIGEST, SWEEP, SHOWBACK):
         metadata = template.resources()[name]["Metadata"]
         assert (metadata["BuildMethod"], metadata["ContextPath"]) == ("makefile", ".")
 
@@ -262,7 +301,12 @@ def test_everything_that_holds_data_uses_the_stack_key() -> None:
     for table in ("RegistryTable", "StateTable"):
         sse = found[table]["Properties"]["SSESpecification"]
         assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn}
-    for group in ("TagOnCreateLogGroup", "NotifyDigestLogGroup", "SweepLogGroup"):
+    for group in (
+        "TagOnCreateLogGroup",
+        "NotifyDigestLogGroup",
+        "SweepLogGroup",
+        "ShowbackLogGroup",
+    ):
         assert found[group]["Properties"]["KmsKeyId"] == key_arn
         assert found[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert template.load()["Globals"]["Function"]["KmsKeyArn"] == key_arn
@@ -288,6 +332,7 @@ def test_alarms_watch_errors_and_every_dead_letter_queue_and_tell_the_admins() -
         ("Errors", "TagOnCreateFunction"),
         ("Errors", "NotifyDigestFunction"),
         ("Errors", "SweepFunction"),
+        ("Errors", "ShowbackFunction"),
         ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue"),
         ("ApproximateNumberOfMessagesVisible", "FailedEventsQueue"),
         ("ApproximateNumberOfMessagesVisible", "DigestDeadLetterQueue"),

@@ -181,6 +181,34 @@ def _explain(error: ClientError) -> str:
     return text
 
 
+class Answers(Protocol):
+    """Where answers are kept between requests: on disk (`Cache`) or for one run (`Kept`)."""
+
+    def get(self, request: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], float] | None: ...
+
+    def put(self, request: Mapping[str, Any], pages: list[Mapping[str, Any]]) -> float: ...
+
+
+def _digest(request: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:24]
+
+
+@dataclass
+class Kept:
+    """Answers kept in memory for one run: a request asked twice is paid for once."""
+
+    answers: dict[str, tuple[list[Mapping[str, Any]], float]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+
+    def get(self, request: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], float] | None:
+        return self.answers.get(_digest(request))
+
+    def put(self, request: Mapping[str, Any], pages: list[Mapping[str, Any]]) -> float:
+        now = self.clock()
+        self.answers[_digest(request)] = (pages, now)
+        return now
+
+
 @dataclass
 class Cache:
     """Answers on disk, by request, with the time they were fetched."""
@@ -190,8 +218,7 @@ class Cache:
     clock: Callable[[], float] = time.time
 
     def _path(self, request: Mapping[str, Any]) -> Path:
-        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:24]
-        return self.folder / f"{digest}.json"
+        return self.folder / f"{_digest(request)}.json"
 
     def get(self, request: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], float] | None:
         path = self._path(request)
@@ -212,7 +239,7 @@ class Cache:
 
 
 def answer(
-    client: CostExplorer, question: Question, cache: Cache | None, *, refresh: bool = False
+    client: CostExplorer, question: Question, cache: Answers | None, *, refresh: bool = False
 ) -> Report:
     """The question's requests, from the cache unless `refresh`, made into a report."""
     answers: dict[str, list[Mapping[str, Any]]] = {}

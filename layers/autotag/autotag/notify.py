@@ -30,6 +30,7 @@ class Outcome(StrEnum):
     TAGGED = "tagged"  # every required key is now present
     INCOMPLETE = "incomplete"  # some required keys are still missing
     DRY_RUN = "dry-run"  # nothing written: the function runs in dry-run mode
+    SHOWBACK = "showback"  # not about a resource: last month's spend, to a project owner
 
 
 class Recipient(NamedTuple):

@@ -6,6 +6,7 @@
 | `drift#<arn>` | keys removed on purpose under a report-only drift policy | tagger |
 | `notice#<hash>` | a notification window: its text, count, listing, request ids | outbox |
 | `sweep#position`, `sweep#lease`, `sweep:<hash>` | its place, its lease, what it did | sweep |
+| `showback#<YYYY-MM>#<hash>` | an owner's monthly showback: its lease, then when sent | showback |
 
 The resource item keeps the creator recorded at Create time (the first trusted one stays), the
 request ids handled for the resource (a repeated delivery finds its id and does nothing), the
@@ -39,6 +40,7 @@ NOTICE_PREFIX: Final = "notice#"
 SWEEP_POSITION: Final = "sweep#position"
 SWEEP_LEASE: Final = "sweep#lease"
 SWEEP_MARK_PREFIX: Final = "sweep:"
+SHOWBACK_PREFIX: Final = "showback#"
 
 RECORD_SECONDS: Final = 3 * 365 * 86400  # as long as a resource plausibly lives
 DRIFT_SECONDS: Final = 365 * 86400

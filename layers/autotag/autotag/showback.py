@@ -1,0 +1,308 @@
+"""The monthly showback: each project owner is told last month's SageMaker spend of the projects
+they own, by phase, with the share of the account's SageMaker spend that no project claims.
+
+One message per owner and month, whatever the number of their projects, through the
+notification topic (`recipient` = the owner, as `autotag subscribe` filters it). Each message
+is a ledger item in the state table (`showback#<YYYY-MM>#<hash of the owner>`): a run leases it,
+asks Cost Explorer, publishes, then marks it sent. A failure gives the lease back and the run
+goes on with the other owners, then fails, so Lambda's retry (or an operator's invocation)
+sends what is left and nothing twice. A crash between Publish and the mark sends that one
+message again once the lease runs out: at least once, like the other notices.
+
+The figures are `costs.answer`'s, the ones `autotag costs --project NAME --by phase` prints:
+the account's spend by Project tag is asked once a run, each project's phases once each. An
+owner learns their own projects' amounts and the account's unallocated share, not the account's
+total or other projects' amounts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from botocore.exceptions import ClientError
+
+from autotag.costs import (
+    By,
+    CostExplorer,
+    CostsError,
+    Kept,
+    Question,
+    Report,
+    answer,
+    last_month,
+    month,
+)
+from autotag.notify import MAX_MESSAGE_BYTES, MAX_SUBJECT, PROJECT_OWNER, Notice, Outcome
+from autotag.observability import Counter, logger
+from autotag.registry import ProjectEntry, RegistryReader
+from autotag.state import EXPIRES, KEY, SHOWBACK_PREFIX, is_conditional_failure
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from autotag.notify import Notifier
+
+LEASE_SECONDS: Final = 120  # one owner's figures and message take a few seconds
+KEEP_SECONDS: Final = 400 * 86400  # a month's ledger outlives the next year's same month
+METRIC: Final = "UnblendedCost"  # what `autotag costs` shows by default
+
+
+# ------------------------------------------------------------------ the message (pure)
+
+
+def money(amount: float, currency: str) -> str:
+    return f"${amount:,.2f}" if currency == "USD" else f"{amount:,.2f} {currency}"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One project's part of an owner's message."""
+
+    project: ProjectEntry
+    report: Report
+
+
+def _section(section: Section) -> list[str]:
+    report, project = section.report, section.project
+    currency = report.currency
+    lines = [f"{project.name}: {money(report.total, currency)}"]
+    if project.budget is not None:
+        used = report.total / project.budget.monthly if project.budget.monthly else 0.0
+        lines.append(
+            f"  budget {money(project.budget.monthly, 'USD')} a month: {used:.0%} of it spent"
+        )
+    if not report.rows:
+        lines.append("  no SageMaker spend carried this project's tag")
+    for row in report.rows:
+        source = "ML-Phase tag" if row.source == "tag" else "from the usage type, no ML-Phase tag"
+        lines.append(f"  {row.phase or 'Other':<14} {money(row.amount, currency):>14}   {source}")
+    return lines
+
+
+def compose(owner: str, sections: list[Section]) -> Notice:
+    """The owner's message for one month: each project by phase, then the account's
+    unallocated spend, and how to see more."""
+    first = sections[0].report
+    start = first.question.start
+    named = f"{start:%B %Y}"
+    total = sum(s.report.total for s in sections)
+    currency = first.currency
+    if len(sections) == 1:
+        subject = f"[autotag] {sections[0].project.name}: SageMaker spend in {named}"
+    else:
+        subject = f"[autotag] Your {len(sections)} projects' SageMaker spend in {named}"
+    subject = f"{subject}: {money(total, currency)}".encode("ascii", "replace").decode()
+    end = first.question.end
+    head = [
+        f"SageMaker spend in {named} ({start:%Y-%m-%d} to {end:%Y-%m-%d}, end excluded) of the "
+        "projects you own, as Cost Explorer counts it by the Project tag "
+        f"({METRIC}, credits and refunds left out):",
+        "",
+    ]
+    tail = [
+        "",
+        f"Across the account, {first.unallocated_share:.1%} of SageMaker spend carried no "
+        "Project tag: no project pays for it. "
+        "Tags are not retroactive: a resource's spend counts for its project from when it "
+        "carries the tag.",
+        "",
+        "Cost Explorer may still revise these figures until the month's bill is final. "
+        "To look closer:",
+        *(
+            f"  autotag costs --month {start:%Y-%m} --project {s.project.name} --by phase"
+            for s in sections[:3]
+        ),
+        "",
+        "You receive this as the owner of these projects in the tagging registry.",
+    ]
+    body: list[str] = []
+    room = MAX_MESSAGE_BYTES - len("\n".join(head + tail).encode()) - 200
+    for index, section in enumerate(sections):
+        text = "\n".join([*_section(section), ""])
+        if len(text.encode()) + 1 > room:
+            body.append(f"... and {len(sections) - index} more projects (too long to list)")
+            break
+        room -= len(text.encode()) + 1
+        body.append(text)
+    return Notice(
+        recipient=owner,
+        outcome=Outcome.SHOWBACK,
+        subject=subject[:MAX_SUBJECT],
+        body="\n".join(head + body + tail) + "\n",
+        role=PROJECT_OWNER,
+    )
+
+
+def owners(projects: list[ProjectEntry]) -> tuple[dict[str, list[ProjectEntry]], list[str]]:
+    """The projects by owner (each owner once, whatever the spelling of the address), and the
+    names of the projects nobody owns."""
+    found: dict[str, list[ProjectEntry]] = {}
+    spelled: dict[str, str] = {}
+    nobody: list[str] = []
+    for project in sorted(projects, key=lambda p: p.name):
+        if not project.owner:
+            nobody.append(project.name)
+            continue
+        owner = spelled.setdefault(project.owner.casefold(), project.owner)
+        found.setdefault(owner, []).append(project)
+    return found, nobody
+
+
+def ledger_key(start: date, owner: str) -> str:
+    digest = hashlib.sha256(owner.casefold().encode()).hexdigest()[:40]
+    return f"{SHOWBACK_PREFIX}{start:%Y-%m}#{digest}"
+
+
+# ------------------------------------------------------------------ the ledger (I/O)
+
+
+@dataclass
+class Ledger:
+    """Which owners' messages of a month went, in the state table."""
+
+    _client: DynamoDBClient
+    _table: str
+    _clock: Callable[[], float] = time.time
+    permissions: ClassVar[tuple[str, ...]] = ("dynamodb:UpdateItem",)
+
+    def take(self, key: str) -> dict[str, str] | None:
+        """A lease on the owner's message; None if it went already or another run holds it."""
+        now = int(self._clock())
+        lease = {"N": str(now + LEASE_SECONDS)}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={KEY: {"S": key}},
+                UpdateExpression=f"SET lease_ends = :lease, {EXPIRES} = :expires",
+                ConditionExpression=(
+                    "attribute_not_exists(sent) "
+                    "AND (attribute_not_exists(lease_ends) OR lease_ends < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":lease": lease,
+                    ":now": {"N": str(now)},
+                    ":expires": {"N": str(now + KEEP_SECONDS)},
+                },
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return None
+            raise
+        return lease
+
+    def give_back(self, key: str, lease: dict[str, str]) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={KEY: {"S": key}},
+                UpdateExpression="REMOVE lease_ends",
+                ConditionExpression="lease_ends = :lease",
+                ExpressionAttributeValues={":lease": lease},
+            )
+        except ClientError:  # the lease runs out on its own; the retry waits for it
+            logger.exception("showback lease not given back", extra={"ledger": key})
+
+    def mark_sent(self, key: str, message_id: str) -> None:
+        """Once Publish took the message. Failing, it is logged, not raised: sending again
+        would be worse (the lease runs out and a later run sends once more)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={KEY: {"S": key}},
+                UpdateExpression="SET sent = :now, message_id = :id REMOVE lease_ends",
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(self._clock()))},
+                    ":id": {"S": message_id},
+                },
+            )
+        except ClientError:
+            logger.exception("showback sent but not marked", extra={"ledger": key})
+
+
+# ------------------------------------------------------------------ the run
+
+
+@dataclass
+class Showback:
+    registry: RegistryReader
+    costs: CostExplorer
+    ledger: Ledger
+    notifier: Notifier
+    count: Counter
+    permissions: ClassVar[tuple[str, ...]] = ("ce:GetCostAndUsage",)
+    kept: Kept = field(default_factory=Kept)
+
+    def run(
+        self, start: date, end: date, time_left: Callable[[], float] = lambda: 900.0
+    ) -> dict[str, Any]:
+        """Every owner's message for the month from `start` to `end` (exclusive) that has not
+        gone yet. Stops early with time under a minute left; what is left is `left`."""
+        config = self.registry.config()
+        entries = [self.registry.project(name) for name in config.policy.projects or ()]
+        by_owner, nobody = owners([e for e in entries if e is not None])
+        summary: dict[str, Any] = {
+            "month": f"{start:%Y-%m}",
+            "owners": len(by_owner),
+            "sent": 0,
+            "already": 0,
+            "failed": [],
+            "left": 0,
+            "without_owner": nobody,
+        }
+        if nobody:
+            self.count("ShowbackProjectsWithoutOwner", len(nobody))
+        for position, (owner, projects) in enumerate(sorted(by_owner.items())):
+            if time_left() < 60:
+                summary["left"] = len(by_owner) - position
+                break
+            outcome = self._one(owner, projects, start, end)
+            if outcome == "failed":
+                summary["failed"].append(ledger_key(start, owner))
+            else:
+                summary[outcome] += 1
+        self.count("ShowbacksSent", summary["sent"])
+        if summary["failed"]:
+            self.count("ShowbacksFailed", len(summary["failed"]))
+        return summary
+
+    def _one(self, owner: str, projects: list[ProjectEntry], start: date, end: date) -> str:
+        key = ledger_key(start, owner)
+        lease = self.ledger.take(key)
+        if lease is None:
+            return "already"  # sent, or another run is sending it now
+        try:
+            sections = [Section(p, self._report(p.name, start, end)) for p in projects]
+            message_id = self.notifier.send(compose(owner, sections))
+        except (ClientError, CostsError):
+            self.ledger.give_back(key, lease)
+            logger.exception("showback not sent", extra={"ledger": key})
+            return "failed"
+        except BaseException:
+            self.ledger.give_back(key, lease)
+            raise
+        self.ledger.mark_sent(key, message_id)
+        logger.info("showback sent", extra={"ledger": key, "projects": [p.name for p in projects]})
+        return "sent"
+
+    def _report(self, project: str, start: date, end: date) -> Report:
+        question = Question(start, end, By.PHASE, METRIC, project)
+        return answer(self.costs, question, self.kept)
+
+
+def read_month(event: Mapping[str, Any], today: date) -> tuple[date, date]:
+    """The month a run reports: `month` (YYYY-MM) when an operator names it, else the month
+    before the schedule's `time` (or before today)."""
+    named = event.get("month")
+    if named:
+        return month(str(named))
+    stamp = str(event.get("time", ""))[:10]
+    try:
+        when = date.fromisoformat(stamp)
+    except ValueError:
+        when = today
+    return last_month(when)
