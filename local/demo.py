@@ -3,6 +3,8 @@
 People create SageMaker resources through the SageMaker API (the emulator's); each call becomes
 the CloudTrail event EventBridge would carry; the stack's rule pattern, read from template.yaml,
 decides whether the function sees it; the real `lambda_handler` tags the resource and notifies.
+Then last month's bill reaches the emulator's Cost Explorer: `autotag costs` reads it, and the
+demo ends with the CFO's answer.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 # The function's own logs and metrics would drown the story: keep them quiet here.
@@ -27,7 +31,7 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
-from autotag import cli, registry_file
+from autotag import cli, costs, registry_file
 from autotag.events import parse
 from autotag.local_context import LocalContext
 from autotag.views import (
@@ -36,8 +40,9 @@ from autotag.views import (
     problems_view,
     status_text,
 )
-from local import functions, template
+from local import cost_explorer, functions, template
 from local.cloudtrail import Actor, CloudTrail, assumed_role, iam_user
+from local.cost_explorer import Line
 from local.emulator import Emulator, Notification, Stack
 
 if TYPE_CHECKING:
@@ -244,6 +249,32 @@ UNSEEN: Final = (
 )  # fmt: skip
 
 
+# Last month's bill, as Cost Explorer would hold it: the month `autotag costs` answers by default.
+MONTH: Final = costs.last_month(datetime.now(UTC).date())[0].isoformat()
+SM: Final = "Amazon SageMaker"
+BILLING: Final = (
+    Line(MONTH, SM, "USE1-Train:ml.p4d.24xlarge", 2400.0,
+         {"Project": "Alpha-NLP", "ML-Phase": "Training"}),
+    Line(MONTH, SM, "USE1-Train:ml.g5.2xlarge", 600.0, {"Project": "Alpha-NLP"}),
+    Line(MONTH, SM, "USE1-Host:ml.g5.xlarge", 900.0, {"Project": "Alpha-NLP"}),
+    Line(MONTH, SM, "USE1-Notebk:ml.t3.medium", 100.0, {"Project": "Alpha-NLP"}),
+    Line(MONTH, SM, "USE1-Train:ml.m5.xlarge", 1200.0,
+         {"Project": "Beta-Forecast", "ML-Phase": "Training"}),
+    Line(MONTH, SM, "USE1-Processing:ml.m5.xlarge", 300.0, {"Project": "Beta-Forecast"}),
+    Line(MONTH, SM, "USE1-Host:ml.m5.large", 700.0,
+         {"Project": "Beta-Forecast", "ML-Phase": "Inference"}),
+    Line(MONTH, SM, "USE1-Train:ml.g5.2xlarge", 800.0,
+         {"Project": "Gamma-Vision", "ML-Phase": "Training"}),
+    Line(MONTH, SM, "USE1-Tsform:ml.m5.large", 400.0, {"Project": "Gamma-Vision"}),
+    Line(MONTH, SM, "USE1-Notebk:ml.t3.medium", 100.0),  # nobody's: no Project tag
+    Line(MONTH, SM, "USE1-Train:ml.g5.2xlarge", 500.0),  # nobody's
+    Line(MONTH, SM, "USE1-Train:ml.p4d.24xlarge", -500.0,
+         {"Project": "Alpha-NLP", "ML-Phase": "Training"}, "Credit"),  # credits are left out
+    Line(MONTH, "Amazon Simple Storage Service", "USE1-TimedStorage-ByteHrs", 300.0,
+         {"Project": "Alpha-NLP"}),  # not SageMaker
+)  # fmt: skip
+
+
 @dataclass
 class Tally:
     resources: int = 0
@@ -386,11 +417,13 @@ def run(console: Console) -> int:
         for note in emulator.notifications(stack):
             console.print(notification_panel(note.recipient, note.subject, note.body))
         audits = afternoon(trail, console)
+        answer = cost_reports(console)
     console.print(Rule("Summary", style="bold"))
     console.print(f"Summary: {tally.line()}")
     console.print(f"Audit: {audits[0]} before the sweep, {audits[1]} after")
     for failure in tally.failures:
         console.print(Text(f"failed: {failure}", style="red"))
+    console.print(answer, soft_wrap=True)  # one line, whatever the width
     return 1 if tally.failures else 0
 
 
@@ -426,6 +459,59 @@ def afternoon(trail: CloudTrail, console: Console) -> tuple[str, str]:
     )
     after = _audit(console, "after the sweep")
     return before, after
+
+
+@contextlib.contextmanager
+def _fresh_cache() -> Iterator[None]:
+    """`autotag costs` keeps answers six hours under XDG_CACHE_HOME: a fresh folder, so that no
+    earlier run answers, and the variable as it was afterwards."""
+    kept = os.environ.get("XDG_CACHE_HOME")
+    with tempfile.TemporaryDirectory(prefix="autotag-demo-") as folder:
+        os.environ["XDG_CACHE_HOME"] = folder
+        try:
+            yield
+        finally:
+            if kept is None:
+                os.environ.pop("XDG_CACHE_HOME", None)
+            else:
+                os.environ["XDG_CACHE_HOME"] = kept
+
+
+def _costs(console: Console, *args: str) -> None:
+    console.print(Rule(f"$ autotag costs {' '.join(args)}", align="left", style="cyan"))
+    if cli.main(["costs", *args]) != 0:
+        raise RuntimeError("autotag costs failed")
+
+
+def cost_reports(console: Console) -> str:
+    """Last month's bill (`BILLING`) in Cost Explorer; `autotag costs` as the operator types it;
+    the CFO's answer, from the command's JSON."""
+    when = date.fromisoformat(MONTH)
+    console.print(Rule(f"Cost reports: last month, {when:%B %Y}", style="bold"))
+    console.print(
+        f"Cost Explorer holds {len(BILLING)} billing lines for {when:%B %Y}: two are nobody's, "
+        "one is a credit, one is S3"
+    )
+    cost_explorer.seed(list(BILLING))
+    try:
+        with _fresh_cache():
+            _costs(console, "--by", "project")
+            _costs(console, "--project", "Alpha-NLP", "--by", "phase")
+            with contextlib.redirect_stdout(io.StringIO()) as captured:
+                status = cli.main(
+                    ["costs", "--project", "Alpha-NLP", "--by", "phase", "--format", "json"]
+                )
+            if status != 0:
+                raise RuntimeError("autotag costs --format json failed")
+    finally:
+        cost_explorer.seed([])
+    report = json.loads(captured.getvalue())
+    training = sum(row["amount"] for row in report["rows"] if row["phase"] == "Training")
+    month = date.fromisoformat(report["period"]["start"])
+    return (
+        f"Alpha-NLP spent ${training:,.2f} on SageMaker training in {month:%B %Y}; "
+        f"{report['unallocated_share'] * 100:.1f} % of SageMaker spend was unallocated"
+    )
 
 
 def main() -> int:

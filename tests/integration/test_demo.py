@@ -1,4 +1,4 @@
-"""`make demo` plays its morning to the end and sums it up."""
+"""`make demo` plays its morning to the end, sums it up and ends with the CFO's answer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +15,9 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.integration
 
 
-def test_the_demo_runs_and_sums_up() -> None:
+@pytest.fixture(scope="module")
+def demo() -> str:
+    """The demo's output (it runs once for the module's tests)."""
     result = subprocess.run(
         [sys.executable, "-m", "local.demo"],
         cwd=ROOT,
@@ -24,8 +27,12 @@ def test_the_demo_runs_and_sums_up() -> None:
         check=False,
         env={**os.environ, "COLUMNS": "200"},
     )
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_the_demo_runs_and_sums_up(demo: str) -> None:
+    out = demo
     summary = re.search(
         r"^Summary: (\d+) resources, (\d+) compliant before, (\d+) compliant after, "
         r"(\d+) keys still missing$",
@@ -69,3 +76,41 @@ def test_the_demo_runs_and_sums_up() -> None:
     assert "$ autotag audit   (after the sweep)" in out
     assert re.search(r"^sweep done: 14 resources", out, re.MULTILINE)
     assert "cluster/forecast-hyperpod  (notified carol@example.com)" in out
+
+
+def test_the_demo_ends_with_the_cfos_answer(demo: str) -> None:
+    by_project = demo.split("$ autotag costs --by project", 1)[1]
+    by_project = by_project.split("$ autotag costs --project Alpha-NLP --by phase", 1)[0]
+    assert re.search(r"project\W+amount\W+source", by_project)
+    for label, amount, source in (
+        ("Alpha-NLP", "4,000.00", "tag"),  # 2,400 + 600 + 900 + 100: no credit, no S3
+        ("Beta-Forecast", "2,200.00", "tag"),  # 1,200 + 300 + 700
+        ("Gamma-Vision", "1,200.00", "tag"),  # 800 + 400
+        ("(no Project tag)", "600.00", "no tag"),  # 100 + 500
+    ):
+        assert re.search(rf"{re.escape(label)}\W+{re.escape(amount)} USD\W+{source}\b", by_project)
+    assert "unallocated (no Project tag): 600.00 USD, 7.5% of SageMaker" in by_project
+    by_phase = demo.split("$ autotag costs --project Alpha-NLP --by phase", 1)[1]
+    for phase, amount, source in (
+        ("Training", "2,400.00", "tag"),  # ML-Phase=Training
+        ("Inference", "900.00", "usage type"),  # Host
+        ("Training", "600.00", "usage type"),  # Train
+        ("Development", "100.00", "usage type"),  # Notebk
+    ):
+        assert re.search(rf"{phase}\W+{re.escape(amount)} USD\W+{source}\b", by_phase)
+    last = demo.rstrip().splitlines()[-1]
+    answer = re.fullmatch(
+        r"Alpha-NLP spent \$([\d,]+\.\d\d) on SageMaker training in (\w+ \d{4}); "
+        r"(\d+\.\d) % of SageMaker spend was unallocated",
+        last,
+    )
+    assert answer is not None, last
+    spent, month, share = answer.groups()
+    # Alpha-NLP's SageMaker training: 2,400 (p4d, ML-Phase=Training) + 600 (g5, no ML-Phase: its
+    # usage type says Train) = 3,000; its -500 credit and its 300 of S3 are left out.
+    assert spent == "3,000.00"
+    # Nobody's: 100 (notebook) + 500 (training) = 600 of SageMaker's
+    # 4,000 + 2,200 + 1,200 + 600 = 8,000: 600 / 8,000 = 7.5 %.
+    assert share == "7.5"
+    seeded = datetime.now(UTC).date().replace(day=1) - timedelta(days=1)  # last month
+    assert month == f"{seeded:%B %Y}"
