@@ -72,6 +72,9 @@ def test_budgets_follow_the_registry_and_no_other_budget_is_touched(
         "TagKeyValue": ["user:Project$Alpha-NLP"],
         "Service": ["Amazon SageMaker"],
     }
+    # counted as `autotag costs` counts: usage, without credits and refunds
+    assert alpha["CostTypes"]["IncludeCredit"] is False
+    assert alpha["CostTypes"]["IncludeRefund"] is False
     assert alerts(client, "autotag-Alpha-NLP") == {
         ("FORECASTED", 80.0, "alice@example.com"),
         ("ACTUAL", 100.0, "alice@example.com"),
@@ -106,3 +109,20 @@ def test_budgets_follow_the_registry_and_no_other_budget_is_touched(
         ("ACTUAL", 90.0, "bob@example.com"),
     }
     assert found["finance-total"]["BudgetLimit"]["Amount"] == "90000"  # untouched
+
+
+def test_a_budget_that_counts_credits_is_brought_in_line(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One made before budgets left credits out, or changed by hand, is updated."""
+    client = budgets_client(emulator)
+    sync = ["budgets", "sync", "--table", stack.registry_table]
+    assert cli.main(sync) == 0
+    budget = held(client)["autotag-Alpha-NLP"]
+    budget["CostTypes"] = {**budget["CostTypes"], "IncludeCredit": True}
+    client.update_budget(AccountId=ACCOUNT, NewBudget=budget)
+    assert held(client)["autotag-Alpha-NLP"]["CostTypes"]["IncludeCredit"] is True
+    capsys.readouterr()
+    assert cli.main(sync) == 0
+    assert "0 created, 1 updated, 0 deleted" in capsys.readouterr().out
+    assert held(client)["autotag-Alpha-NLP"]["CostTypes"]["IncludeCredit"] is False

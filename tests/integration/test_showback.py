@@ -87,8 +87,8 @@ def test_each_owner_gets_last_months_figures_by_phase_once(
     body = alice.body
     # the credit (-200), the S3 line (40) and October (5,000) are not November's SageMaker spend
     assert "Alpha-NLP: $1,200.00\n" in body
-    assert re.search(r"Training +\$900\.00 +ML-Phase tag", body)
-    assert re.search(r"Inference +\$300\.00 +from the usage type", body)
+    assert re.search(r"Training +\$900\.00 +by its ML-Phase tag", body)
+    assert re.search(r"Inference +\$300\.00 +by the usage type \(no ML-Phase tag\)", body)
     assert "budget $5,000.00 a month: 24% of it spent" in body
     assert "6.7% of SageMaker spend carried no Project tag" in body  # 100 of 1,500
     assert "1,500" not in body  # nobody else's figures, nor the account's total
@@ -161,5 +161,5 @@ def test_an_operator_may_send_a_named_month(
     assert (summary["month"], summary["sent"]) == ("2026-10", 3)
     alice = by_reader(emulator.notifications(stack))["alice@example.com"]
     assert alice.subject == "[autotag] Alpha-NLP: SageMaker spend in October 2026: $5,000.00"
-    assert re.search(r"Training +\$5,000\.00 +from the usage type", alice.body)
+    assert re.search(r"Training +\$5,000\.00 +by the usage type", alice.body)
     assert run(showback)["sent"] == 3  # November is another month: its messages go too

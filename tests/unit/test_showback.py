@@ -58,8 +58,9 @@ def test_the_month_is_the_one_before_the_schedules_time_unless_named(
 
 def test_one_project_by_phase_with_its_budget_and_the_accounts_unallocated_share() -> None:
     rows = [
-        Row("Alpha-NLP", "Training", None, 900.0, "tag"),
+        Row("Alpha-NLP", "Training", None, 700.0, "tag"),
         Row("Alpha-NLP", "Inference", None, 300.0, "usage type"),
+        Row("Alpha-NLP", "Training", None, 200.0, "usage type"),
     ]
     project = ProjectEntry("Alpha-NLP", owner="alice@example.com", budget=Budget(1000.0))
     notice = compose("alice@example.com", [Section(project, report("Alpha-NLP", rows))])
@@ -68,6 +69,15 @@ def test_one_project_by_phase_with_its_budget_and_the_accounts_unallocated_share
     assert notice.subject == "[autotag] Alpha-NLP: SageMaker spend in November 2026: $1,200.00"
     assert "Alpha-NLP: $1,200.00\n" in notice.body
     assert "budget $1,000.00 a month: 120% of it spent" in notice.body
+    lines = notice.body.splitlines()
+    assert (
+        "  Training              $900.00   $700.00 by its ML-Phase tag, "
+        "$200.00 by the usage type (no ML-Phase tag)"
+    ) in lines  # one line a phase, largest first, its sources named
+    assert lines.index("  Inference             $300.00   by the usage type (no ML-Phase tag)") > (
+        lines.index("  budget $1,000.00 a month: 120% of it spent")
+    )
+    assert "(2026-11-01 to 2026-11-30)" in notice.body
     assert "5.0% of SageMaker spend carried no Project tag" in notice.body
 
 

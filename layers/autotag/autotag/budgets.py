@@ -36,6 +36,9 @@ class Spec:
     monthly: float
     alerts: frozenset[Alert] = frozenset()
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # What `autotag costs` counts: usage, without credits and refunds (AWS Budgets counts
+    # both unless told not to).
+    with_credits: bool = False
 
     def budget(self) -> dict[str, Any]:
         return {
@@ -44,6 +47,10 @@ class Spec:
             "TimeUnit": "MONTHLY",
             "BudgetType": "COST",
             "CostFilters": {key: list(values) for key, values in self.filters.items()},
+            "CostTypes": {
+                "IncludeCredit": self.with_credits,
+                "IncludeRefund": self.with_credits,
+            },
         }
 
     def describe(self) -> str:
@@ -143,12 +150,14 @@ def _spec(client: Any, account: str, budget: Mapping[str, Any]) -> Spec:
                 )
             )
     filters = {k: tuple(v) for k, v in budget.get("CostFilters", {}).items()}
+    counted = budget.get("CostTypes", {})
     return Spec(
         name=name,
         project=name.removeprefix(PREFIX),
         monthly=round(float(budget["BudgetLimit"]["Amount"]), 2),
         alerts=frozenset(alerts),
         filters=filters,
+        with_credits=bool(counted.get("IncludeCredit", True) or counted.get("IncludeRefund", True)),
     )
 
 
@@ -176,7 +185,7 @@ def apply(client: Any, account: str, steps: Plan) -> None:
             ],
         )
     for old, new in steps.update:
-        if (old.monthly, dict(old.filters)) != (new.monthly, dict(new.filters)):
+        if old.budget() != new.budget():  # amount, filters, what is counted
             client.update_budget(AccountId=account, NewBudget=new.budget())
         for alert in sorted(old.alerts - new.alerts):
             client.delete_notification(

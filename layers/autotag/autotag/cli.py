@@ -598,13 +598,14 @@ def cmd_costs(args: argparse.Namespace) -> int:
     title = f"{scope}, {start:%Y-%m} ({question.metric})"
     if question.project:
         title += f", project {question.project}"
-    table = Table(title=title, title_justify="left")
+    table = Table()
     for name in (columns, "amount", "source"):
         table.add_column(name, justify="right" if name == "amount" else "left")
     for row in found.rows:
         label = getattr(row, columns) or "(no Project tag)"
         table.add_row(label, f"{row.amount:,.2f} {found.currency}", row.source)
     out = console()
+    out.print(title)  # a line of its own: a table's title wraps at the table's width
     out.print(table)
     out.print(f"total: {found.total:,.2f} {found.currency}")
     out.print(

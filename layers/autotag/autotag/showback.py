@@ -21,7 +21,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from botocore.exceptions import ClientError
@@ -78,9 +78,19 @@ def _section(section: Section) -> list[str]:
         )
     if not report.rows:
         lines.append("  no SageMaker spend carried this project's tag")
+    phases: dict[str, dict[str, float]] = {}  # phase -> source -> amount
     for row in report.rows:
-        source = "ML-Phase tag" if row.source == "tag" else "from the usage type, no ML-Phase tag"
-        lines.append(f"  {row.phase or 'Other':<14} {money(row.amount, currency):>14}   {source}")
+        by_source = phases.setdefault(row.phase or "Other", {})
+        by_source[row.source] = by_source.get(row.source, 0.0) + row.amount
+    for phase, by_source in sorted(phases.items(), key=lambda kv: -sum(kv[1].values())):
+        said = {"tag": "by its ML-Phase tag", "usage type": "by the usage type (no ML-Phase tag)"}
+        how = ", ".join(
+            f"{money(amount, currency)} {said.get(source, source)}" if len(by_source) > 1
+            else said.get(source, source)
+            for source, amount in sorted(by_source.items())
+        )  # fmt: skip
+        amount = money(sum(by_source.values()), currency)
+        lines.append(f"  {phase:<14} {amount:>14}   {how}")
     return lines
 
 
@@ -99,8 +109,8 @@ def compose(owner: str, sections: list[Section]) -> Notice:
     subject = f"{subject}: {money(total, currency)}".encode("ascii", "replace").decode()
     end = first.question.end
     head = [
-        f"SageMaker spend in {named} ({start:%Y-%m-%d} to {end:%Y-%m-%d}, end excluded) of the "
-        "projects you own, as Cost Explorer counts it by the Project tag "
+        f"SageMaker spend in {named} ({start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}) "
+        "of the projects you own, as Cost Explorer counts it by the Project tag "
         f"({METRIC}, credits and refunds left out):",
         "",
     ]
@@ -120,20 +130,20 @@ def compose(owner: str, sections: list[Section]) -> Notice:
         "",
         "You receive this as the owner of these projects in the tagging registry.",
     ]
-    body: list[str] = []
+    parts: list[str] = []  # one a project, a blank line between
     room = MAX_MESSAGE_BYTES - len("\n".join(head + tail).encode()) - 200
     for index, section in enumerate(sections):
-        text = "\n".join([*_section(section), ""])
-        if len(text.encode()) + 1 > room:
-            body.append(f"... and {len(sections) - index} more projects (too long to list)")
+        text = "\n".join(_section(section))
+        if len(text.encode()) + 2 > room:
+            parts.append(f"... and {len(sections) - index} more projects (too long to list)")
             break
-        room -= len(text.encode()) + 1
-        body.append(text)
+        room -= len(text.encode()) + 2
+        parts.append(text)
     return Notice(
         recipient=owner,
         outcome=Outcome.SHOWBACK,
         subject=subject[:MAX_SUBJECT],
-        body="\n".join(head + body + tail) + "\n",
+        body="\n".join([*head, "\n\n".join(parts), *tail]) + "\n",
         role=PROJECT_OWNER,
     )
 
