@@ -82,3 +82,17 @@ def test_each_write_records_the_seconds_since_the_resource_was_created(
         "trigger",
         "service",
     ] in definition["Dimensions"]
+
+
+def test_the_seconds_metrics_are_silent_when_metrics_are_disabled(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo` and `make bench` turn metrics off; so are these."""
+    from autotag.observability import seconds_metric  # noqa: PLC0415
+
+    capsys.readouterr()
+    seconds_metric("SecondsToTag", 12.0, "create")
+    assert "SecondsToTag" in capsys.readouterr().out
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    seconds_metric("SecondsToTag", 12.0, "create")
+    assert capsys.readouterr().out == ""

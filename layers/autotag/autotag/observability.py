@@ -9,6 +9,7 @@ from typing import Any, Final, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE: Final = "sagemaker-autotag"
 NAMESPACE: Final = "SageMakerAutoTag"
@@ -58,7 +59,11 @@ def no_timing(name: str, seconds: float, trigger: str) -> None:
 
 
 def seconds_metric(name: str, seconds: float, trigger: str) -> None:
-    """A Timing that records a CloudWatch metric in seconds, by trigger (its own EMF line)."""
+    """A Timing that records a CloudWatch metric in seconds, by trigger (its own EMF line).
+    Silent when POWERTOOLS_METRICS_DISABLED is set, like the shared `metrics` (Powertools'
+    `single_metric` does not read it)."""
+    if is_metrics_disabled():
+        return
     with single_metric(
         name=name,
         unit=MetricUnit.Seconds,
