@@ -47,7 +47,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.info("showback run", extra={"summary": summary})
     if summary["failed"] or summary["left"]:
         raise ShowbackIncompleteError(
-            f"{len(summary['failed'])} failed, {summary['left']} left for lack of time "
-            f"({summary['month']}); the retry sends them"
+            f"{len(summary['failed'])} failed, {summary['left']} not sent yet (held by another "
+            f"run, or out of time) for {summary['month']}: a retry sends them, and nothing twice"
         )
     return summary

@@ -209,7 +209,10 @@ def test_subscribe_every_person_once_with_a_filter(
     first = email_subscriptions()
     people = {"alice", "bob", "carol", "dave", "erin", "grace", "mlops"}
     assert set(first) == {f"{name}@example.com" for name in people}
-    assert all(json.loads(policy) == {"recipient": [email]} for email, policy in first.items())
+    assert all(
+        json.loads(policy) == {"recipient": [{"equals-ignore-case": email}]}
+        for email, policy in first.items()
+    )
     assert "7 new subscriptions" in capsys.readouterr().out
 
     assert cli.main(args) == 0  # a second run changes nothing

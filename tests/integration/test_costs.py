@@ -129,6 +129,24 @@ def test_the_table_rounds_to_cents_and_csv_keeps_the_amounts(
     assert "Alpha-NLP,1200.0,USD,tag" in lines
 
 
+def test_a_project_counts_every_spelling_its_tag_was_given(
+    billing: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cost Explorer matches tag values by case; a person's `alpha-nlp` is kept as written."""
+    cost_explorer.seed([*LINES, Line(NOVEMBER, SM, "USE1-Train:ml.g5.xlarge", 80.0,
+                                     {"Project": "alpha-nlp"})])  # fmt: skip
+    report = costs(capsys, "--project", "Alpha-NLP", "--by", "phase")
+    assert report["total"] == pytest.approx(1280.0)
+    rows = {(row["phase"], row["source"]): row["amount"] for row in report["rows"]}
+    assert rows[("Training", "usage type")] == pytest.approx(80.0)
+    assert sum(rows.values()) == pytest.approx(1280.0)
+    assert report["unallocated"] == pytest.approx(100.0)  # it is not nobody's
+    by_project = costs(capsys, "--refresh")  # the account by spelling, as Billing has it
+    names = {row["project"]: row["amount"] for row in by_project["rows"]}
+    assert names["alpha-nlp"] == pytest.approx(80.0)
+    assert names["Alpha-NLP"] == pytest.approx(1200.0)
+
+
 def test_a_bad_month_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["costs", "--month", "11/2026"]) == 2
     assert "--month '11/2026': expected YYYY-MM" in capsys.readouterr().err

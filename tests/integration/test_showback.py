@@ -4,7 +4,9 @@ figures of their projects, once, whatever fails on the way."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -12,7 +14,9 @@ import boto3
 import botocore.endpoint
 import pytest
 
+from autotag.costs import CostsError
 from autotag.local_context import LocalContext
+from autotag.showback import Ledger, ledger_key
 from local import cost_explorer, functions
 from local.emulator import Emulator, Notification, Stack
 from local.faults import Faults
@@ -139,6 +143,52 @@ def test_a_failed_publish_costs_only_its_owner_and_the_retry_sends_just_that_one
     assert not set(first) & set(second)
 
 
+def sent_marks(emulator: Emulator, stack: Stack) -> list[str]:
+    items = emulator.dynamodb().scan(TableName=stack.state_table)["Items"]
+    return [i["pk"]["S"] for i in items if i["pk"]["S"].startswith("showback#") and "sent" in i]
+
+
+def test_an_owner_another_run_holds_is_left_to_the_retry_not_counted_sent(
+    showback: ModuleType, emulator: Emulator, stack: Stack
+) -> None:
+    """Finding: a lease left by a run that died read as "already": that owner got nothing."""
+    held = ledger_key(date(2026, 11, 1), "grace@example.com")
+    assert isinstance(Ledger(emulator.dynamodb(), stack.state_table).take(held, 0), dict)
+    with pytest.raises(showback.ShowbackIncompleteError, match="0 failed, 1 not sent yet"):
+        run(showback)
+    assert set(by_reader(emulator.notifications(stack))) == {
+        "alice@example.com",
+        "erin@example.com",
+    }
+    time.sleep(2.1)  # the dead run's lease runs out
+    retry = run(showback)
+    assert (retry["sent"], retry["already"], retry["left"]) == (1, 2, 0)
+    assert set(by_reader(emulator.notifications(stack))) == {"grace@example.com"}
+    assert len(sent_marks(emulator, stack)) == 3
+
+
+def test_a_month_not_over_is_refused(
+    showback: ModuleType, emulator: Emulator, stack: Stack
+) -> None:
+    """Finding: sent and marked mid-month, partial figures stood for the month."""
+    this_month = datetime.now(UTC).strftime("%Y-%m")
+    with pytest.raises(CostsError, match=f"{this_month} is not over"):
+        run(showback, {"month": this_month})
+    assert emulator.notifications(stack) == []
+    assert sent_marks(emulator, stack) == []
+
+
+def test_projects_the_registry_lost_are_named_not_skipped_in_silence(
+    showback: ModuleType, emulator: Emulator, stack: Stack
+) -> None:
+    emulator.dynamodb().delete_item(
+        TableName=stack.registry_table, Key={"pk": {"S": "project#Gamma-Vision"}}
+    )
+    summary = run(showback)
+    assert summary["missing"] == ["Gamma-Vision"]
+    assert (summary["owners"], summary["sent"]) == (2, 2)
+
+
 def test_cost_explorer_refusing_sends_nothing_and_marks_nothing(
     showback: ModuleType, emulator: Emulator, stack: Stack, faults: list[Faults]
 ) -> None:
@@ -146,6 +196,7 @@ def test_cost_explorer_refusing_sends_nothing_and_marks_nothing(
     with pytest.raises(showback.ShowbackIncompleteError, match="3 failed"):
         run(showback)
     assert emulator.notifications(stack) == []
+    assert sent_marks(emulator, stack) == []
     for fault in faults:
         assert boto3.DEFAULT_SESSION is not None
         fault.uninstall(boto3.DEFAULT_SESSION.events)

@@ -61,7 +61,10 @@ def test_a_thousand_people_get_no_more_subscriptions_than_the_quota_and_a_warnin
 
     created = email_filters(emulator, stack)
     assert len(created) == subscriptions.DEFAULT_QUOTA  # the inbox queue's has no filter policy
-    assert all(policy == {"recipient": [email]} for email, policy in created.items())
+    assert all(
+        policy == {"recipient": [{"equals-ignore-case": email}]}
+        for email, policy in created.items()
+    )
     assert "200 new subscriptions, 0 already subscribed" in out
     assert "quota (SNS default; Service Quotas: NoSuchResourceException)" in out
     assert re.search(r"not subscribed\W+800\b", out)
@@ -90,7 +93,10 @@ def test_a_raised_quota_subscribes_all_thousand(
     out, err = capsys.readouterr()
     created = email_filters(emulator, stack)
     assert len(created) == PEOPLE
-    assert all(policy == {"recipient": [email]} for email, policy in created.items())
+    assert all(
+        policy == {"recipient": [{"equals-ignore-case": email}]}
+        for email, policy in created.items()
+    )
     assert "1000 new subscriptions, 0 already subscribed" in out
     assert "quota (--quota)" in out
     assert err == ""  # 1,001 subscriptions at most: below 90 % of 1,500, no warning
@@ -217,3 +223,30 @@ def test_the_applied_quota_from_service_quotas_is_the_bound(
     assert len(email_filters(emulator, stack)) == 5
     assert "quota (Service Quotas)" in out
     assert "error: 2 addresses not subscribed" in err
+
+
+def test_a_subscription_gets_its_readers_messages_however_the_address_is_spelled(
+    emulator: Emulator, stack: Stack
+) -> None:
+    """A project's owner may be written `Alice@Example.com` where the person is
+    `alice@example.com`: both reach the one subscription."""
+    sqs, sns = emulator.sqs(), emulator.sns()
+    url = sqs.create_queue(QueueName="alices-mail")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=stack.topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": subscriptions.filter_policy("alice@example.com")},
+    )
+    for reader in ("Alice@Example.com", "alice@example.com", "bob@example.com"):
+        sns.publish(
+            TopicArn=stack.topic_arn,
+            Message=f"to {reader}",
+            MessageAttributes={"recipient": {"DataType": "String", "StringValue": reader}},
+        )
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    bodies = sorted(json.loads(m["Body"])["Message"] for m in got.get("Messages", []))
+    assert bodies == ["to Alice@Example.com", "to alice@example.com"]

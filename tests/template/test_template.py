@@ -17,7 +17,7 @@ from autotag.policy import DEFAULT_REQUIRED
 from autotag.registry import RegistryReader
 from autotag.sagemaker import ResourceTags
 from autotag.showback import Ledger, Showback
-from autotag.state import StateTable
+from autotag.state import SHOWBACK_PREFIX, StateTable
 from autotag.studio import StudioProfiles
 from autotag.sweep import Sweep
 from autotag.tagger import STATE_EXPIRY, STATE_KEY, Tagger
@@ -247,6 +247,10 @@ def test_the_showback_is_off_unless_scheduled(schedule: str, allowed: bool) -> N
     assert function["Events"]["Schedule"]["Properties"]["Schedule"] == {"Ref": "ShowbackSchedule"}
     assert function["CodeUri"] == "functions/showback/"
     assert function["Timeout"] == 900
+    (ledger,) = [s for s in statements(SHOWBACK) if "dynamodb:UpdateItem" in actions_of(s)]
+    assert ledger["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{SHOWBACK_PREFIX}*"]}
+    }
     # everything else the function reads comes from the Globals: tables, topic, mode
     assert {"REGISTRY_TABLE", "STATE_TABLE", "NOTIFY_TOPIC_ARN"} <= set(
         template.environment(SHOWBACK)

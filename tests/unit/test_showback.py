@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from autotag.costs import By, Question, Report, Row
+from autotag.costs import By, CostsError, Question, Report, Row
 from autotag.notify import MAX_MESSAGE_BYTES, MAX_SUBJECT, PROJECT_OWNER, Outcome
 from autotag.registry import Budget, ProjectEntry
 from autotag.showback import Section, compose, ledger_key, owners, read_month
@@ -45,7 +45,8 @@ def test_each_owner_once_whatever_the_spelling_and_unowned_projects_named() -> N
     [
         ({"time": "2026-12-03T08:00:00Z"}, (date(2026, 11, 1), date(2026, 12, 1))),
         ({"time": "2027-01-02T08:00:00Z"}, (date(2026, 12, 1), date(2027, 1, 1))),
-        ({"month": "2026-06"}, (date(2026, 6, 1), date(2026, 7, 1))),
+        ({"month": "2026-01"}, (date(2026, 1, 1), date(2026, 2, 1))),
+        ({"month": "2026-02"}, (date(2026, 2, 1), date(2026, 3, 1))),
         ({}, (date(2026, 2, 1), date(2026, 3, 1))),  # invoked by hand: before today
         ({"time": "yesterday"}, (date(2026, 2, 1), date(2026, 3, 1))),
     ],
@@ -54,6 +55,12 @@ def test_the_month_is_the_one_before_the_schedules_time_unless_named(
     event: dict[str, str], expected: tuple[date, date]
 ) -> None:
     assert read_month(event, date(2026, 3, 15)) == expected
+
+
+@pytest.mark.parametrize("named", ["2026-03", "2026-04"])
+def test_a_month_not_over_cannot_be_named(named: str) -> None:
+    with pytest.raises(CostsError, match="is not over"):
+        read_month({"month": named}, date(2026, 3, 15))
 
 
 def test_one_project_by_phase_with_its_budget_and_the_accounts_unallocated_share() -> None:
@@ -104,3 +111,14 @@ def test_another_currency_is_named() -> None:
         "o@example.com", [Section(ProjectEntry("P"), report("P", rows, currency="EUR"))]
     )
     assert "P: 10.00 EUR" in notice.body
+
+
+def test_a_long_project_name_gives_way_to_the_amount() -> None:
+    """Finding: a 46-character name cut the amount short: `$12,34`."""
+    name = "Forecasting-Platform-Shared-Inference-Services"
+    rows = [Row(name, "Inference", None, 12345.67, "tag")]
+    notice = compose("o@example.com", [Section(ProjectEntry(name), report(name, rows))])
+    assert len(notice.subject) <= MAX_SUBJECT
+    assert notice.subject.endswith(": SageMaker spend in November 2026: $12,345.67")
+    assert notice.subject.startswith("[autotag] Forecasting-Platform")
+    assert "..." in notice.subject

@@ -95,22 +95,27 @@ def _next_month(first: date) -> date:
     return first.replace(month=first.month + 1)
 
 
-def _scope(question: Question, *, sagemaker: bool) -> dict[str, Any]:
+def _scope(
+    question: Question, *, sagemaker: bool, spellings: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """SageMaker only (unless asked for every service), credits and refunds left out, and the
-    one project when asked."""
+    one project when asked: each spelling of its name the tags carry (Cost Explorer matches
+    tag values by case; the tagger never rewrites a `Project` a person set as `alpha-nlp`)."""
     parts: list[dict[str, Any]] = [
         {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Credit", "Refund"]}}}
     ]
     if sagemaker:
         parts.append({"Dimensions": {"Key": "SERVICE", "Values": [SAGEMAKER]}})
     if question.project:
-        parts.append({"Tags": {"Key": PROJECT_KEY, "Values": [question.project]}})
+        values = sorted(set(spellings) | {question.project})
+        parts.append({"Tags": {"Key": PROJECT_KEY, "Values": values}})
     return {"And": parts} if len(parts) > 1 else parts[0]
 
 
-def requests(question: Question) -> dict[str, dict[str, Any]]:
+def requests(question: Question, spellings: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
     """The GetCostAndUsage requests a question needs: `projects` (SageMaker by Project tag: the
-    total and the unallocated part), and the breakdown when it is not by project."""
+    total and the unallocated part), and the breakdown when it is not by project, for each
+    of the project's `spellings` (found in the `projects` answer)."""
     base = {
         "TimePeriod": {"Start": question.start.isoformat(), "End": question.end.isoformat()},
         "Granularity": "MONTHLY",
@@ -126,7 +131,7 @@ def requests(question: Question) -> dict[str, dict[str, Any]]:
     }
     if question.by is By.PHASE:
         asked["breakdown"] = base | {
-            "Filter": _scope(question, sagemaker=True),
+            "Filter": _scope(question, sagemaker=True, spellings=spellings),
             "GroupBy": [
                 {"Type": "TAG", "Key": PHASE_KEY},
                 {"Type": "DIMENSION", "Key": "USAGE_TYPE"},
@@ -134,7 +139,7 @@ def requests(question: Question) -> dict[str, dict[str, Any]]:
         }
     elif question.by is By.SERVICE:
         asked["breakdown"] = base | {
-            "Filter": _scope(question, sagemaker=False),
+            "Filter": _scope(question, sagemaker=False, spellings=spellings),
             "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}],
         }
     return asked
@@ -241,10 +246,12 @@ class Cache:
 def answer(
     client: CostExplorer, question: Question, cache: Answers | None, *, refresh: bool = False
 ) -> Report:
-    """The question's requests, from the cache unless `refresh`, made into a report."""
+    """The question's requests, from the cache unless `refresh`, made into a report. The
+    account's spend by project comes first: it names the spellings of the project's tag."""
     answers: dict[str, list[Mapping[str, Any]]] = {}
     fetched: list[float] = []
-    for name, request in requests(question).items():
+
+    def ask(name: str, request: Mapping[str, Any]) -> None:
         kept = None if (cache is None or refresh) else cache.get(request)
         if kept is None:
             pages = fetch(client, request)
@@ -253,7 +260,18 @@ def answer(
             pages, when = kept
             fetched.append(when)
         answers[name] = pages
+
+    ask("projects", requests(question)["projects"])
+    names = {_tag_value(keys[0]) for keys, _, _ in _groups(answers["projects"], question.metric)}
+    spellings = tuple(sorted(n for n in names if n and _same(n, question.project)))
+    breakdown = requests(question, spellings).get("breakdown")
+    if breakdown is not None:
+        ask("breakdown", breakdown)
     return report(question, answers, min(fetched))
+
+
+def _same(name: str, project: str | None) -> bool:
+    return project is not None and name.casefold() == project.casefold()
 
 
 # ------------------------------------------------------------------ the report (pure)
@@ -354,7 +372,7 @@ def report(
     rows: list[Row] = []
     if question.by is By.PROJECT:
         for name, amount in sorted(by_project.items(), key=lambda kv: -kv[1]):
-            if question.project and name != question.project:
+            if question.project and not (name and _same(name, question.project)):
                 continue
             rows.append(Row(name, None, None, amount, "tag" if name else "no tag"))
     elif question.by is By.PHASE:
@@ -380,7 +398,11 @@ def report(
     if question.by is By.SERVICE:  # the spend on every service (of the project, if one)
         total = sum(row.amount for row in rows)
     else:
-        total = by_project.get(question.project, 0.0) if question.project else account
+        total = (
+            sum(a for name, a in by_project.items() if name and _same(name, question.project))
+            if question.project
+            else account
+        )
     return Report(question, currency or "USD", total, unallocated, account, rows, fetched)
 
 

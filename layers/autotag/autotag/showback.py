@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from autotag.costs import (
     By,
@@ -47,7 +47,11 @@ if TYPE_CHECKING:
 
     from autotag.notify import Notifier
 
-LEASE_SECONDS: Final = 120  # one owner's figures and message take a few seconds
+# A run holds an owner's message for the rest of its invocation (it cannot outlive its
+# timeout), so two runs never both send it; a run that died holds it that long at most.
+LEASE_MARGIN_SECONDS: Final = 10
+SENT: Final = "already"
+BUSY: Final = "busy"
 KEEP_SECONDS: Final = 400 * 86400  # a month's ledger outlives the next year's same month
 METRIC: Final = "UnblendedCost"  # what `autotag costs` shows by default
 
@@ -102,11 +106,14 @@ def compose(owner: str, sections: list[Section]) -> Notice:
     named = f"{start:%B %Y}"
     total = sum(s.report.total for s in sections)
     currency = first.currency
-    if len(sections) == 1:
-        subject = f"[autotag] {sections[0].project.name}: SageMaker spend in {named}"
+    figure = f"SageMaker spend in {named}: {money(total, currency)}"
+    if len(sections) == 1:  # the name gives way, never the amount
+        name = sections[0].project.name.encode("ascii", "replace").decode()
+        room = MAX_SUBJECT - len(f"[autotag] : {figure}")
+        name = name if len(name) <= room else name[: room - 3] + "..."
+        subject = f"[autotag] {name}: {figure}"
     else:
-        subject = f"[autotag] Your {len(sections)} projects' SageMaker spend in {named}"
-    subject = f"{subject}: {money(total, currency)}".encode("ascii", "replace").decode()
+        subject = f"[autotag] Your {len(sections)} projects' {figure}"
     end = first.question.end
     head = [
         f"SageMaker spend in {named} ({start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}) "
@@ -142,7 +149,7 @@ def compose(owner: str, sections: list[Section]) -> Notice:
     return Notice(
         recipient=owner,
         outcome=Outcome.SHOWBACK,
-        subject=subject[:MAX_SUBJECT],
+        subject=subject,
         body="\n".join([*head, "\n\n".join(parts), *tail]) + "\n",
         role=PROJECT_OWNER,
     )
@@ -180,10 +187,11 @@ class Ledger:
     _clock: Callable[[], float] = time.time
     permissions: ClassVar[tuple[str, ...]] = ("dynamodb:UpdateItem",)
 
-    def take(self, key: str) -> dict[str, str] | None:
-        """A lease on the owner's message; None if it went already or another run holds it."""
+    def take(self, key: str, seconds: float) -> dict[str, str] | str:
+        """A lease of `seconds` on the owner's message; else why not: `SENT` (it went) or
+        `BUSY` (another run holds it)."""
         now = int(self._clock())
-        lease = {"N": str(now + LEASE_SECONDS)}
+        lease = {"N": str(now + int(seconds) + 1)}
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -198,10 +206,12 @@ class Ledger:
                     ":now": {"N": str(now)},
                     ":expires": {"N": str(now + KEEP_SECONDS)},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if is_conditional_failure(error):
-                return None
+                found: Mapping[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+                return SENT if "sent" in found else BUSY
             raise
         return lease
 
@@ -251,10 +261,13 @@ class Showback:
         self, start: date, end: date, time_left: Callable[[], float] = lambda: 900.0
     ) -> dict[str, Any]:
         """Every owner's message for the month from `start` to `end` (exclusive) that has not
-        gone yet. Stops early with time under a minute left; what is left is `left`."""
+        gone yet. Stops early with time under a minute left. `left` counts the owners not
+        reached and those another run holds: with `failed`, what a retry should send."""
         config = self.registry.config()
-        entries = [self.registry.project(name) for name in config.policy.projects or ()]
-        by_owner, nobody = owners([e for e in entries if e is not None])
+        names = config.policy.projects or ()
+        entries = {name: self.registry.project(name) for name in names}
+        missing = sorted(name for name, entry in entries.items() if entry is None)
+        by_owner, nobody = owners([e for e in entries.values() if e is not None])
         summary: dict[str, Any] = {
             "month": f"{start:%Y-%m}",
             "owners": len(by_owner),
@@ -263,16 +276,25 @@ class Showback:
             "failed": [],
             "left": 0,
             "without_owner": nobody,
+            "missing": missing,  # named by the registry's config, with no project item
         }
+        if not names or missing:  # nothing to send is worth a look, not a silent success
+            self.count("ShowbackRegistryGaps", max(len(missing), 1))
+            logger.warning(
+                "showback: registry projects not found; load the registry again",
+                extra={"projects": len(names), "missing": missing},
+            )
         if nobody:
             self.count("ShowbackProjectsWithoutOwner", len(nobody))
         for position, (owner, projects) in enumerate(sorted(by_owner.items())):
             if time_left() < 60:
-                summary["left"] = len(by_owner) - position
+                summary["left"] += len(by_owner) - position
                 break
-            outcome = self._one(owner, projects, start, end)
+            outcome = self._one(owner, projects, start, end, time_left() + LEASE_MARGIN_SECONDS)
             if outcome == "failed":
                 summary["failed"].append(ledger_key(start, owner))
+            elif outcome == BUSY:
+                summary["left"] += 1
             else:
                 summary[outcome] += 1
         self.count("ShowbacksSent", summary["sent"])
@@ -280,15 +302,23 @@ class Showback:
             self.count("ShowbacksFailed", len(summary["failed"]))
         return summary
 
-    def _one(self, owner: str, projects: list[ProjectEntry], start: date, end: date) -> str:
+    def _one(
+        self, owner: str, projects: list[ProjectEntry], start: date, end: date, hold: float
+    ) -> str:
         key = ledger_key(start, owner)
-        lease = self.ledger.take(key)
-        if lease is None:
-            return "already"  # sent, or another run is sending it now
+        try:
+            lease = self.ledger.take(key, hold)
+        except (ClientError, BotoCoreError):
+            logger.exception("showback ledger not read", extra={"ledger": key})
+            return "failed"
+        if isinstance(lease, str):
+            return lease  # SENT, or BUSY: another run is sending it now
         try:
             sections = [Section(p, self._report(p.name, start, end)) for p in projects]
             message_id = self.notifier.send(compose(owner, sections))
-        except (ClientError, CostsError):
+        except (ClientError, BotoCoreError, CostsError):
+            # A Publish that timed out may have gone: the retry may send it again (at least
+            # once, like every notice), rather than never.
             self.ledger.give_back(key, lease)
             logger.exception("showback not sent", extra={"ledger": key})
             return "failed"
@@ -306,10 +336,14 @@ class Showback:
 
 def read_month(event: Mapping[str, Any], today: date) -> tuple[date, date]:
     """The month a run reports: `month` (YYYY-MM) when an operator names it, else the month
-    before the schedule's `time` (or before today)."""
+    before the schedule's `time` (or before today). A month not over is refused: its figures
+    would be partial, and marked sent they would stand for the month."""
     named = event.get("month")
     if named:
-        return month(str(named))
+        start, end = month(str(named))
+        if end > today:
+            raise CostsError(f"{start:%Y-%m} is not over: name a month before {today:%Y-%m}")
+        return start, end
     stamp = str(event.get("time", ""))[:10]
     try:
         when = date.fromisoformat(stamp)

@@ -98,7 +98,9 @@ def recipients(registry: Registry) -> list[str]:
 
 
 def filter_policy(email: str) -> str:
-    return json.dumps({"recipient": [email]})
+    """Messages to this address, however the registry spells it in one place or another
+    (a person's e-mail, a project's owner): SNS compares attribute values by case."""
+    return json.dumps({"recipient": [{"equals-ignore-case": email}]})
 
 
 def _subscriptions(sns: SNSClient, topic_arn: str) -> list[SubscriptionTypeDef]:
