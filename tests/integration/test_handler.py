@@ -547,7 +547,7 @@ def test_a_resource_not_yet_visible_is_waited_for(
         faults, Faults(frozenset({"sagemaker.ListTags"}), code="ValidationException", limit=2)
     )
     waits: list[float] = []
-    app.tagger().sleep = waits.append
+    app.tagger().gatherer.sleep = waits.append
     summary = run(event)
     assert summary["status"] == "tagged"
     assert hidden.failed["sagemaker.ListTags"] == 2
@@ -558,11 +558,11 @@ def test_a_resource_that_stays_invisible_fails_the_invocation(
     emulator: Emulator, stack: Stack, faults: list[Faults]
 ) -> None:
     import app  # noqa: PLC0415
-    from autotag.tagger import ResourceNotVisibleError  # noqa: PLC0415
+    from autotag.gather import ResourceNotVisibleError  # noqa: PLC0415
 
     event = fresh(load_event("iam-user_CreateEndpoint"))  # never created
     waits: list[float] = []
-    app.tagger().sleep = waits.append
+    app.tagger().gatherer.sleep = waits.append
     with pytest.raises(ResourceNotVisibleError, match="not visible"):
         run(event)
     assert sum(waits) <= 5  # short and bounded
@@ -570,7 +570,7 @@ def test_a_resource_that_stays_invisible_fails_the_invocation(
     # Lambda retries minutes later: the failed attempt marked nothing handled, and
     # a resource still missing past the grace period was deleted.
     later = datetime.now(UTC) + timedelta(minutes=10)
-    app.tagger().clock = lambda: later
+    app.tagger().gatherer.clock = lambda: later
     assert run(event)["status"] == "gone"
 
 

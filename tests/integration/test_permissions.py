@@ -8,8 +8,8 @@ import pytest
 
 import app
 from app import lambda_handler
+from autotag.gather import ResourceNotVisibleError
 from autotag.local_context import LocalContext
-from autotag.tagger import ResourceNotVisibleError
 from local import functions, template
 from local.emulator import Emulator, Stack
 from tests.conftest import (
@@ -47,7 +47,7 @@ def test_the_corpus_calls_exactly_the_permitted_operations(
     failing["detail"]["eventID"] = "fails-once"
     failing["detail"]["eventTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     failing["detail"]["responseElements"]["autoMLJobArn"] += "-never-created"
-    app.tagger().sleep = lambda _: None
+    app.tagger().gatherer.sleep = lambda _: None
     with pytest.raises(ResourceNotVisibleError):  # releases its idempotency record
         lambda_handler(failing, FakeContext())
     monkeypatch.setenv("DIGEST_DELAY_SECONDS", "1")  # a window that gathers: a timer starts

@@ -198,7 +198,7 @@ def test_a_sweep_over_1000_resources_reads_in_bulk_and_fills_every_gap_it_can(
     # A gather slower than half a second reads the tags again under the lease (tested in
     # test_attribution.py and test_notices.py); on a loaded machine one of these 875 may be,
     # and the count below would be one more. Here no resource is read again.
-    monkeypatch.setattr("autotag.tagger._READ_AGAIN_AFTER", timedelta(hours=1))
+    monkeypatch.setattr("autotag.apply._READ_AGAIN_AFTER", timedelta(hours=1))
     account = seed_account(emulator, stack, training=700, others=100)
     assert len(account.arns) == 1000
 
@@ -465,7 +465,7 @@ def test_a_kind_whose_tokens_keep_being_refused_is_left_for_the_next_pass(
         emulator.seed_resource(f"{ARN}:training-job/refused-{i:03d}", dict(COMPLIANT_TAGS))
     emulator.seed_resource(f"{ARN}:endpoint/after-them", {})
     sweep = functions.module("sweep").sweep()
-    sweep._inventory = RefusingTokens(emulator.sagemaker(), sweep._tagger.resources)
+    sweep._inventory = RefusingTokens(emulator.sagemaker(), sweep._tagger.gatherer.resources)
 
     summary = sweep.run(lambda: 900.0, LocalContext(timeout_seconds=900))
 

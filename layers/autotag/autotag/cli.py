@@ -165,9 +165,10 @@ def cmd_handle(args: argparse.Namespace) -> int:
         env["NOTIFY_TOPIC_ARN"] = args.topic
     settings = Settings.from_env(env)
     held = Held()
-    tagger = Tagger.from_settings(settings, _no_metrics)
     if args.dry_run:  # decide and show: write, record and tell nothing
-        tagger = replace(tagger, settings=replace(settings, mode=Mode.DRY_RUN), notices=held)
+        tagger = Tagger.from_settings(replace(settings, mode=Mode.DRY_RUN), _no_metrics, held=held)
+    else:
+        tagger = Tagger.from_settings(settings, _no_metrics)
     summary = tagger.handle(event, LocalContext())
     if args.dry_run:
         summary["wouldSend"] = [notice.to_json() for notice in held.held]
@@ -191,7 +192,7 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     tagger = Tagger.from_settings(settings, _no_metrics)
-    windows = tagger.notices
+    windows = tagger.applier.notices
     flush = windows.flush if isinstance(windows, Outbox) else None
     sqs = aws.sqs()
     kept = 0
@@ -280,9 +281,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
             settings = Settings.from_env(env)
             if args.dry_run:  # the tagger reads the state table (creator records), writes none
                 settings = replace(settings, mode=Mode.DRY_RUN)
-            tagger = Tagger.from_settings(settings, _no_metrics)
-            if args.dry_run:
-                tagger.notices = Held()  # show, do not tell
+            # a dry run shows, does not tell
+            tagger = Tagger.from_settings(
+                settings, _no_metrics, held=Held() if args.dry_run else None
+            )
             todo = [r.found for r in report.resources if r.gaps]
             task = progress.add_task("filling missing tags", total=len(todo))
             for item in todo:

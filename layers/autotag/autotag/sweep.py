@@ -135,7 +135,7 @@ class Sweep:
             raise SettingsError("the sweep needs STATE_TABLE: it keeps its position there")
         tagger = Tagger.from_settings(settings, count, timing)
         return cls(
-            inventory=Inventory(aws.sagemaker(), tagger.resources),
+            inventory=Inventory(aws.sagemaker(), tagger.gatherer.resources),
             tagger=tagger,
             dynamodb=aws.dynamodb(),
             table=settings.state_table,
@@ -174,7 +174,7 @@ class Sweep:
         if position is not None:
             tally.resumed_from = position._asdict()
         position = position or FIRST
-        policy = self._tagger.registry.config().policy
+        policy = self._tagger.gatherer.registry.config().policy
         while position is not None:
             if remaining_seconds() < self._margin:
                 return self._pause(tally, position)
