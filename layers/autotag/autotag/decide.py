@@ -1,7 +1,7 @@
 """decide: everything gathered about one resource -> what to write and whom to tell. Pure.
 
-`Tagger.gather` reads (tags, creator record or CloudTrail, Studio profile and its execution
-role, parent, registry); `decide` weighs it; `Tagger.apply` writes. Nothing here calls AWS, so
+`autotag.gather` reads (tags, creator record or CloudTrail, Studio profile and its execution
+role, parent, registry); `decide` weighs it; `autotag.apply` writes. Nothing here calls AWS, so
 every rule about who pays and who is told is tested directly (tests/unit/test_decide.py),
 including that no input a caller can write changes the creator, project or recipient.
 """
