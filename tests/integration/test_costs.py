@@ -147,6 +147,21 @@ def test_a_project_counts_every_spelling_its_tag_was_given(
     assert names["Alpha-NLP"] == pytest.approx(1200.0)
 
 
+def test_a_bill_with_no_project_at_all_points_at_activation(
+    billing: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the key is active, Cost Explorer groups the whole bill as `Project$`."""
+    cost_explorer.seed([Line(NOVEMBER, SM, "USE1-Train:ml.p4d.24xlarge", 900.0, {})])
+    capsys.readouterr()
+    assert cli.main(["costs", "--month", "2026-11", "--refresh"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "every dollar reads as unallocated" in out
+    assert "autotag activate --dry-run" in out
+    cost_explorer.seed(LINES)
+    assert cli.main(["costs", "--month", "2026-11", "--refresh"]) == 0
+    assert "every dollar" not in capsys.readouterr().out
+
+
 def test_a_bad_month_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["costs", "--month", "11/2026"]) == 2
     assert "--month '11/2026': expected YYYY-MM" in capsys.readouterr().err

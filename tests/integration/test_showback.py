@@ -39,12 +39,15 @@ def showback(
 ) -> Iterator[ModuleType]:
     del emulator, stack
     cost_explorer.seed(LINES)
+    cost_explorer.seed_tags({"Project": "Active"})
     monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=lambda _: None))
     module = functions.module("showback")
     module.showback.cache_clear()
     yield module
     module.showback.cache_clear()
     cost_explorer.seed([])
+    cost_explorer.seed_tags({})
+    cost_explorer.refuse_tags(False)
 
 
 @pytest.fixture
@@ -165,6 +168,27 @@ def test_an_owner_another_run_holds_is_left_to_the_retry_not_counted_sent(
     assert (retry["sent"], retry["already"], retry["left"]) == (1, 2, 0)
     assert set(by_reader(emulator.notifications(stack))) == {"grace@example.com"}
     assert len(sent_marks(emulator, stack)) == 3
+
+
+@pytest.mark.parametrize(("status", "said"), [("Inactive", "Inactive"), (None, "unseen")])
+def test_nothing_goes_out_while_project_is_not_active_for_cost_allocation(
+    showback: ModuleType, emulator: Emulator, stack: Stack, status: str | None, said: str
+) -> None:
+    """Finding: before activation Cost Explorer groups the whole bill as `Project$`: every
+    owner would read $0.00 and the account 100 % unallocated."""
+    cost_explorer.seed_tags({"Project": status} if status else {})
+    with pytest.raises(CostsError, match=f"Project tag key is {said}.*autotag activate"):
+        run(showback)
+    assert emulator.notifications(stack) == []
+    assert sent_marks(emulator, stack) == []
+
+
+def test_a_member_account_that_may_not_read_the_keys_status_still_sends(
+    showback: ModuleType, emulator: Emulator, stack: Stack
+) -> None:
+    cost_explorer.refuse_tags(True)  # ListCostAllocationTags: AccessDenied
+    assert run(showback)["sent"] == 3
+    assert len(emulator.notifications(stack)) == 3
 
 
 def test_a_month_not_over_is_refused(

@@ -614,6 +614,11 @@ def cmd_costs(args: argparse.Namespace) -> int:
         f"unallocated (no Project tag): {found.unallocated:,.2f} {found.currency}, "
         f"{found.unallocated_share:.1%} of SageMaker; allocated: {found.allocated_share:.1%}"
     )
+    if found.account_total > 0 and found.unallocated >= found.account_total:
+        out.print(
+            "every dollar reads as unallocated: if resources carry Project, the key may not be "
+            "active for cost allocation (`autotag activate --dry-run` shows it)"
+        )
     fetched = datetime.fromtimestamp(found.fetched_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     out.print(f"fetched {fetched} (--refresh fetches again; each request costs $0.01)")
     return 0

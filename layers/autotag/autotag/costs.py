@@ -436,6 +436,17 @@ def _statuses(client: Any, keys: list[str]) -> dict[str, str]:
             return found
 
 
+def key_status(client: Any, key: str) -> str | None:
+    """`Active`, `Inactive` or `unseen` (not in billing data yet); None when Billing will not
+    say (a member account of an organization may not read it)."""
+    try:
+        return _statuses(client, [key]).get(key, "unseen")
+    except ClientError as error:
+        if error_code(error) in {"AccessDeniedException", "AccessDenied"}:
+            return None
+        raise CostsError(_explain(error)) from error
+
+
 def activate(client: Any, keys: list[str], *, dry_run: bool = False) -> Activation:
     """Read the keys' status and activate the inactive ones (20 a call). A refusal for the
     whole account says why: only the management account of an organization may."""

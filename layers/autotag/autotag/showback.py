@@ -34,11 +34,13 @@ from autotag.costs import (
     Question,
     Report,
     answer,
+    key_status,
     last_month,
     month,
 )
 from autotag.notify import MAX_MESSAGE_BYTES, MAX_SUBJECT, PROJECT_OWNER, Notice, Outcome
 from autotag.observability import Counter, logger
+from autotag.policy import PROJECT_KEY
 from autotag.registry import ProjectEntry, RegistryReader
 from autotag.state import EXPIRES, KEY, SHOWBACK_PREFIX, is_conditional_failure
 
@@ -254,7 +256,7 @@ class Showback:
     ledger: Ledger
     notifier: Notifier
     count: Counter
-    permissions: ClassVar[tuple[str, ...]] = ("ce:GetCostAndUsage",)
+    permissions: ClassVar[tuple[str, ...]] = ("ce:GetCostAndUsage", "ce:ListCostAllocationTags")
     kept: Kept = field(default_factory=Kept)
 
     def run(
@@ -263,6 +265,15 @@ class Showback:
         """Every owner's message for the month from `start` to `end` (exclusive) that has not
         gone yet. Stops early with time under a minute left. `left` counts the owners not
         reached and those another run holds: with `failed`, what a retry should send."""
+        # Before any figure: with the key not active for cost allocation, every project
+        # would read $0.00 and the whole bill as nobody's. A wrong figure is worse than none.
+        status = key_status(self.costs, PROJECT_KEY)
+        if status is not None and status != "Active":
+            self.count("ShowbackKeyInactive")
+            raise CostsError(
+                f"the {PROJECT_KEY} tag key is {status} for cost allocation: every figure would "
+                "read as unallocated; run `autotag activate` in the management account"
+            )
         config = self.registry.config()
         names = config.policy.projects or ()
         entries = {name: self.registry.project(name) for name in names}
