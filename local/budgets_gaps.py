@@ -1,5 +1,6 @@
-"""The AWS Budgets behaviour moto 5 lacks: UpdateBudget and DescribeSubscribersForNotification,
-answered from moto's own budgets (`install()` patches its response class)."""
+"""The AWS Budgets behaviour moto 5 lacks: UpdateBudget, DescribeSubscribersForNotification,
+CreateSubscriber and DeleteSubscriber, answered from moto's own budgets (`install()` patches its
+response class)."""
 
 from __future__ import annotations
 
@@ -26,12 +27,29 @@ def update_budget(self: BudgetsResponse) -> str:
 
 
 def describe_subscribers_for_notification(self: BudgetsResponse) -> str:
+    return json.dumps({"Subscribers": _notification(self).subscribers})
+
+
+def _notification(self: BudgetsResponse) -> Any:
     budget = _budget(self, self._get_param("BudgetName"))
     wanted = self._get_param("Notification")
     for notification in budget.notifications:
         if notification.details == wanted:
-            return json.dumps({"Subscribers": notification.subscribers})
+            return notification
     raise NotFoundException("Unable to find the notification.")
+
+
+def create_subscriber(self: BudgetsResponse) -> str:
+    notification = _notification(self)
+    notification.subscribers = [*notification.subscribers, self._get_param("Subscriber")]
+    return json.dumps({})
+
+
+def delete_subscriber(self: BudgetsResponse) -> str:
+    notification = _notification(self)
+    gone = self._get_param("Subscriber")
+    notification.subscribers = [s for s in notification.subscribers if s != gone]
+    return json.dumps({})
 
 
 def install() -> None:
@@ -40,3 +58,5 @@ def install() -> None:
     BudgetsResponse.describe_subscribers_for_notification = (  # type: ignore[attr-defined]
         describe_subscribers_for_notification
     )
+    BudgetsResponse.create_subscriber = create_subscriber  # type: ignore[attr-defined]
+    BudgetsResponse.delete_subscriber = delete_subscriber  # type: ignore[attr-defined]

@@ -126,3 +126,47 @@ def test_a_budget_that_counts_credits_is_brought_in_line(
     assert cli.main(sync) == 0
     assert "0 created, 1 updated, 0 deleted" in capsys.readouterr().out
     assert held(client)["autotag-Alpha-NLP"]["CostTypes"]["IncludeCredit"] is False
+
+
+def test_an_address_added_by_hand_goes_and_the_owners_alert_stays(
+    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Finding: the whole notification was deleted for the stranger, the owner's with it."""
+    client = budgets_client(emulator)
+    sync = ["budgets", "sync", "--table", stack.registry_table]
+    assert cli.main(sync) == 0
+    actual = {
+        "NotificationType": "ACTUAL",
+        "ComparisonOperator": "GREATER_THAN",
+        "Threshold": 100.0,
+        "ThresholdType": "PERCENTAGE",
+    }
+    client.create_subscriber(
+        AccountId=ACCOUNT,
+        BudgetName="autotag-Alpha-NLP",
+        Notification=actual,
+        Subscriber={"SubscriptionType": "EMAIL", "Address": "stranger@example.com"},
+    )
+    assert ("ACTUAL", 100.0, "stranger@example.com") in alerts(client, "autotag-Alpha-NLP")
+    capsys.readouterr()
+    assert cli.main(sync) == 0
+    assert "0 created, 1 updated, 0 deleted" in capsys.readouterr().out
+    assert alerts(client, "autotag-Alpha-NLP") == {
+        ("FORECASTED", 80.0, "alice@example.com"),
+        ("ACTUAL", 100.0, "alice@example.com"),
+    }
+
+
+def test_a_budget_switched_to_planned_limits_gets_the_registrys_amount_back(
+    emulator: Emulator, stack: Stack
+) -> None:
+    """Finding: a budget with no BudgetLimit made `budgets sync` fail."""
+    client = budgets_client(emulator)
+    sync = ["budgets", "sync", "--table", stack.registry_table]
+    assert cli.main(sync) == 0
+    budget = held(client)["autotag-Alpha-NLP"]
+    del budget["BudgetLimit"]
+    budget["PlannedBudgetLimits"] = {"1798761600": {"Amount": "9000", "Unit": "USD"}}
+    client.update_budget(AccountId=ACCOUNT, NewBudget=budget)
+    assert cli.main(sync) == 0
+    assert held(client)["autotag-Alpha-NLP"]["BudgetLimit"]["Amount"] == "5000.00"

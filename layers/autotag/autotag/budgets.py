@@ -154,7 +154,8 @@ def _spec(client: Any, account: str, budget: Mapping[str, Any]) -> Spec:
     return Spec(
         name=name,
         project=name.removeprefix(PREFIX),
-        monthly=round(float(budget["BudgetLimit"]["Amount"]), 2),
+        # a budget switched to planned limits by hand has none: the registry's amount returns
+        monthly=round(float(budget.get("BudgetLimit", {}).get("Amount", 0)), 2),
         alerts=frozenset(alerts),
         filters=filters,
         with_credits=bool(counted.get("IncludeCredit", True) or counted.get("IncludeRefund", True)),
@@ -170,8 +171,8 @@ def _notification(alert: Alert) -> dict[str, Any]:
     }
 
 
-def _subscribers(alert: Alert) -> list[dict[str, str]]:
-    return [{"SubscriptionType": "EMAIL", "Address": alert.address}]
+def _subscriber(address: str) -> dict[str, str]:
+    return {"SubscriptionType": "EMAIL", "Address": address}
 
 
 def apply(client: Any, account: str, steps: Plan) -> None:
@@ -180,23 +181,59 @@ def apply(client: Any, account: str, steps: Plan) -> None:
             AccountId=account,
             Budget=spec.budget(),
             NotificationsWithSubscribers=[
-                {"Notification": _notification(a), "Subscribers": _subscribers(a)}
+                {"Notification": _notification(a), "Subscribers": [_subscriber(a.address)]}
                 for a in sorted(spec.alerts)
             ],
         )
     for old, new in steps.update:
         if old.budget() != new.budget():  # amount, filters, what is counted
             client.update_budget(AccountId=account, NewBudget=new.budget())
-        for alert in sorted(old.alerts - new.alerts):
-            client.delete_notification(
-                AccountId=account, BudgetName=old.name, Notification=_notification(alert)
-            )
-        for alert in sorted(new.alerts - old.alerts):
-            client.create_notification(
-                AccountId=account,
-                BudgetName=new.name,
-                Notification=_notification(alert),
-                Subscribers=_subscribers(alert),
-            )
+        _align_notifications(client, account, new.name, old.alerts, new.alerts)
     for spec in steps.delete:
         client.delete_budget(AccountId=account, BudgetName=spec.name)
+
+
+def _by_notification(alerts: frozenset[Alert]) -> dict[tuple[str, float], set[str]]:
+    found: dict[tuple[str, float], set[str]] = {}
+    for alert in alerts:
+        found.setdefault((alert.kind, alert.percent), set()).add(alert.address)
+    return found
+
+
+def _align_notifications(
+    client: Any, account: str, name: str, held: frozenset[Alert], wanted: frozenset[Alert]
+) -> None:
+    """Notifications gone from the registry are deleted, new ones created; one kept whose
+    subscribers changed (a new owner, an address added by hand) gets the new subscriber
+    before the old one goes, so the owner's alert is never lost on the way."""
+    before, after = _by_notification(held), _by_notification(wanted)
+    for kind, percent in sorted(before.keys() - after.keys()):
+        client.delete_notification(
+            AccountId=account,
+            BudgetName=name,
+            Notification=_notification(Alert(kind, percent, "")),
+        )
+    for (kind, percent), addresses in sorted(after.items()):
+        notification = _notification(Alert(kind, percent, ""))
+        if (kind, percent) not in before:
+            client.create_notification(
+                AccountId=account,
+                BudgetName=name,
+                Notification=notification,
+                Subscribers=[_subscriber(a) for a in sorted(addresses)],
+            )
+            continue
+        for address in sorted(addresses - before[(kind, percent)]):
+            client.create_subscriber(
+                AccountId=account,
+                BudgetName=name,
+                Notification=notification,
+                Subscriber=_subscriber(address),
+            )
+        for address in sorted(before[(kind, percent)] - addresses):
+            client.delete_subscriber(
+                AccountId=account,
+                BudgetName=name,
+                Notification=notification,
+                Subscriber=_subscriber(address),
+            )
