@@ -42,6 +42,14 @@ def load(emulator: Emulator, stack: Stack, text: str) -> None:
     registry_file.sync_table(emulator.dynamodb(), stack.registry_table, registry)
 
 
+@pytest.fixture
+def synced(emulator: Emulator, stack: Stack) -> tuple[Any, list[str]]:
+    """The registry's budgets made once; the client, and the command that makes them."""
+    sync = ["budgets", "sync", "--table", stack.registry_table]
+    assert cli.main(sync) == 0
+    return budgets_client(emulator), sync
+
+
 def test_budgets_follow_the_registry_and_no_other_budget_is_touched(
     emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -112,12 +120,10 @@ def test_budgets_follow_the_registry_and_no_other_budget_is_touched(
 
 
 def test_a_budget_that_counts_credits_is_brought_in_line(
-    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+    synced: tuple[Any, list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """One made before budgets left credits out, or changed by hand, is updated."""
-    client = budgets_client(emulator)
-    sync = ["budgets", "sync", "--table", stack.registry_table]
-    assert cli.main(sync) == 0
+    client, sync = synced
     budget = held(client)["autotag-Alpha-NLP"]
     budget["CostTypes"] = {**budget["CostTypes"], "IncludeCredit": True}
     client.update_budget(AccountId=ACCOUNT, NewBudget=budget)
@@ -129,12 +135,10 @@ def test_a_budget_that_counts_credits_is_brought_in_line(
 
 
 def test_an_address_added_by_hand_goes_and_the_owners_alert_stays(
-    emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+    synced: tuple[Any, list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Finding: the whole notification was deleted for the stranger, the owner's with it."""
-    client = budgets_client(emulator)
-    sync = ["budgets", "sync", "--table", stack.registry_table]
-    assert cli.main(sync) == 0
+    client, sync = synced
     actual = {
         "NotificationType": "ACTUAL",
         "ComparisonOperator": "GREATER_THAN",
@@ -158,12 +162,10 @@ def test_an_address_added_by_hand_goes_and_the_owners_alert_stays(
 
 
 def test_a_budget_switched_to_planned_limits_gets_the_registrys_amount_back(
-    emulator: Emulator, stack: Stack
+    synced: tuple[Any, list[str]],
 ) -> None:
     """Finding: a budget with no BudgetLimit made `budgets sync` fail."""
-    client = budgets_client(emulator)
-    sync = ["budgets", "sync", "--table", stack.registry_table]
-    assert cli.main(sync) == 0
+    client, sync = synced
     budget = held(client)["autotag-Alpha-NLP"]
     del budget["BudgetLimit"]
     budget["PlannedBudgetLimits"] = {"1798761600": {"Amount": "9000", "Unit": "USD"}}
