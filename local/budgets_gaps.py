@@ -48,7 +48,12 @@ def create_subscriber(self: BudgetsResponse) -> str:
 def delete_subscriber(self: BudgetsResponse) -> str:
     notification = _notification(self)
     gone = self._get_param("Subscriber")
+    if gone not in notification.subscribers:
+        raise NotFoundException("Unable to find the subscriber.")
     notification.subscribers = [s for s in notification.subscribers if s != gone]
+    if not notification.subscribers:  # AWS deletes a notification with its last subscriber
+        budget = _budget(self, self._get_param("BudgetName"))
+        budget.notifications = [n for n in budget.notifications if n is not notification]
     return json.dumps({})
 
 

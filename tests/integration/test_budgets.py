@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from autotag import cli, registry_file
+from autotag import budgets, cli, registry_file
 from local.emulator import Emulator, Stack
 from tests.conftest import EXAMPLE_REGISTRY
 
@@ -35,6 +35,16 @@ def alerts(client: Any, name: str) -> set[tuple[str, float, str]]:
         )["Subscribers"]
         found |= {(n["NotificationType"], float(n["Threshold"]), s["Address"]) for s in subscribers}
     return found
+
+
+def notification(kind: str, percent: float) -> dict[str, Any]:
+    """An alert as `budgets sync` makes it."""
+    return {
+        "NotificationType": kind,
+        "ComparisonOperator": "GREATER_THAN",
+        "Threshold": percent,
+        "ThresholdType": "PERCENTAGE",
+    }
 
 
 def load(emulator: Emulator, stack: Stack, text: str) -> None:
@@ -137,21 +147,19 @@ def test_a_budget_that_counts_credits_is_brought_in_line(
 def test_an_address_added_by_hand_goes_and_the_owners_alert_stays(
     synced: tuple[Any, list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Finding: the whole notification was deleted for the stranger, the owner's with it."""
+    """Finding: the whole notification was deleted for the stranger, the owner's with it;
+    then, an SNS subscriber was deleted as if it were an e-mail (AWS: not found)."""
     client, sync = synced
-    actual = {
-        "NotificationType": "ACTUAL",
-        "ComparisonOperator": "GREATER_THAN",
-        "Threshold": 100.0,
-        "ThresholdType": "PERCENTAGE",
-    }
-    client.create_subscriber(
-        AccountId=ACCOUNT,
-        BudgetName="autotag-Alpha-NLP",
-        Notification=actual,
-        Subscriber={"SubscriptionType": "EMAIL", "Address": "stranger@example.com"},
-    )
-    assert ("ACTUAL", 100.0, "stranger@example.com") in alerts(client, "autotag-Alpha-NLP")
+    actual = notification("ACTUAL", 100.0)
+    topic = "arn:aws:sns:us-east-1:123456789012:finance-alerts"
+    for channel, address in (("EMAIL", "stranger@example.com"), ("SNS", topic)):
+        client.create_subscriber(
+            AccountId=ACCOUNT,
+            BudgetName="autotag-Alpha-NLP",
+            Notification=actual,
+            Subscriber={"SubscriptionType": channel, "Address": address},
+        )
+    assert ("ACTUAL", 100.0, topic) in alerts(client, "autotag-Alpha-NLP")
     capsys.readouterr()
     assert cli.main(sync) == 0
     assert "0 created, 1 updated, 0 deleted" in capsys.readouterr().out
@@ -164,11 +172,59 @@ def test_an_address_added_by_hand_goes_and_the_owners_alert_stays(
 def test_a_budget_switched_to_planned_limits_gets_the_registrys_amount_back(
     synced: tuple[Any, list[str]],
 ) -> None:
-    """Finding: a budget with no BudgetLimit made `budgets sync` fail."""
+    """Planned limits set by hand (next month 9,000) give way to the registry's amount."""
     client, sync = synced
     budget = held(client)["autotag-Alpha-NLP"]
-    del budget["BudgetLimit"]
+    # AWS shows the current period's planned amount as BudgetLimit: here the registry's own
     budget["PlannedBudgetLimits"] = {"1798761600": {"Amount": "9000", "Unit": "USD"}}
     client.update_budget(AccountId=ACCOUNT, NewBudget=budget)
     assert cli.main(sync) == 0
-    assert held(client)["autotag-Alpha-NLP"]["BudgetLimit"]["Amount"] == "5000.00"
+    after = held(client)["autotag-Alpha-NLP"]
+    assert after["BudgetLimit"]["Amount"] == "5000.00"
+    assert "PlannedBudgetLimits" not in after
+
+
+def test_a_new_owner_takes_over_an_alert_that_already_has_ten_subscribers(
+    synced: tuple[Any, list[str]],
+) -> None:
+    """AWS allows 10 subscribers a notification: the old ones go before the new one comes,
+    but the last, so the alert is never empty."""
+    client, _ = synced
+    forecast = notification("FORECASTED", 80.0)
+    for n in range(9):
+        client.create_subscriber(
+            AccountId=ACCOUNT,
+            BudgetName="autotag-Alpha-NLP",
+            Notification=forecast,
+            Subscriber={"SubscriptionType": "EMAIL", "Address": f"extra{n}@example.com"},
+        )
+    calls: list[tuple[str, str]] = []
+    real_create, real_delete = client.create_subscriber, client.delete_subscriber
+
+    def counting(kind: str, real: Any) -> Any:
+        def call(**kwargs: Any) -> Any:
+            calls.append((kind, kwargs["Subscriber"]["Address"]))
+            held_now = client.describe_subscribers_for_notification(
+                AccountId=ACCOUNT, BudgetName=kwargs["BudgetName"],
+                Notification=kwargs["Notification"],
+            )["Subscribers"]  # fmt: skip
+            assert len(held_now) + (kind == "create") <= 10  # never over AWS's limit
+            assert len(held_now) - (kind == "delete") >= 1  # never empty on the way
+            return real(**kwargs)
+
+        return call
+
+    client.create_subscriber = counting("create", real_create)
+    client.delete_subscriber = counting("delete", real_delete)
+    text = EXAMPLE_REGISTRY.read_text().replace(
+        "    owner: alice@example.com ", "    owner: bob@example.com "
+    )
+    projects = registry_file.parse_text(text, "registry.yaml").projects.values()
+    steps = budgets.plan(budgets.wanted(projects), budgets.held(client, ACCOUNT))
+    budgets.apply(client, ACCOUNT, steps)  # what `budgets sync` runs, with this client
+    assert ("create", "bob@example.com") in calls
+    assert calls[-1][0] == "delete"  # the last old subscriber goes after the new one came
+    assert alerts(client, "autotag-Alpha-NLP") == {
+        ("FORECASTED", 80.0, "bob@example.com"),
+        ("ACTUAL", 100.0, "bob@example.com"),
+    }

@@ -25,6 +25,14 @@ class Alert:
     kind: str  # FORECASTED | ACTUAL
     percent: float
     address: str  # the owner's e-mail
+    # As AWS holds them: one changed by hand is another notification or subscriber than ours.
+    channel: str = "EMAIL"  # the subscriber's SubscriptionType (EMAIL | SNS)
+    operator: str = "GREATER_THAN"
+    threshold_type: str = "PERCENTAGE"
+
+    @property
+    def notification(self) -> tuple[str, float, str, str]:
+        return (self.kind, self.percent, self.operator, self.threshold_type)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,9 @@ class Spec:
     # What `autotag costs` counts: usage, without credits and refunds (AWS Budgets counts
     # both unless told not to).
     with_credits: bool = False
+    # Planned or auto-adjusted limits set by hand: the registry's one monthly amount replaces
+    # them.
+    planned: bool = False
 
     def budget(self) -> dict[str, Any]:
         return {
@@ -58,6 +69,10 @@ class Spec:
             f"{a.kind.lower()} {a.percent:g} % to {a.address}" for a in sorted(self.alerts)
         )
         amount = f"{self.monthly:,.2f} USD a month on SageMaker"
+        if self.planned:
+            amount += " (planned limits)"
+        if self.with_credits:
+            amount += " (credits and refunds counted)"
         return f"{self.name}: {amount} for {self.project}; {alerts}"
 
 
@@ -147,6 +162,9 @@ def _spec(client: Any, account: str, budget: Mapping[str, Any]) -> Spec:
                     notification["NotificationType"],
                     float(notification["Threshold"]),
                     subscriber["Address"],
+                    subscriber.get("SubscriptionType", "EMAIL"),
+                    notification.get("ComparisonOperator", "GREATER_THAN"),
+                    notification.get("ThresholdType", "PERCENTAGE"),
                 )
             )
     filters = {k: tuple(v) for k, v in budget.get("CostFilters", {}).items()}
@@ -154,25 +172,26 @@ def _spec(client: Any, account: str, budget: Mapping[str, Any]) -> Spec:
     return Spec(
         name=name,
         project=name.removeprefix(PREFIX),
-        # a budget switched to planned limits by hand has none: the registry's amount returns
         monthly=round(float(budget.get("BudgetLimit", {}).get("Amount", 0)), 2),
         alerts=frozenset(alerts),
         filters=filters,
         with_credits=bool(counted.get("IncludeCredit", True) or counted.get("IncludeRefund", True)),
+        planned=bool(budget.get("PlannedBudgetLimits") or budget.get("AutoAdjustData")),
     )
 
 
-def _notification(alert: Alert) -> dict[str, Any]:
+def _notification(key: tuple[str, float, str, str]) -> dict[str, Any]:
+    kind, percent, operator, threshold_type = key
     return {
-        "NotificationType": alert.kind,
-        "ComparisonOperator": "GREATER_THAN",
-        "Threshold": alert.percent,
-        "ThresholdType": "PERCENTAGE",
+        "NotificationType": kind,
+        "ComparisonOperator": operator,
+        "Threshold": percent,
+        "ThresholdType": threshold_type,
     }
 
 
-def _subscriber(address: str) -> dict[str, str]:
-    return {"SubscriptionType": "EMAIL", "Address": address}
+def _subscriber(channel: str, address: str) -> dict[str, str]:
+    return {"SubscriptionType": channel, "Address": address}
 
 
 def apply(client: Any, account: str, steps: Plan) -> None:
@@ -181,59 +200,61 @@ def apply(client: Any, account: str, steps: Plan) -> None:
             AccountId=account,
             Budget=spec.budget(),
             NotificationsWithSubscribers=[
-                {"Notification": _notification(a), "Subscribers": [_subscriber(a.address)]}
+                {
+                    "Notification": _notification(a.notification),
+                    "Subscribers": [_subscriber(a.channel, a.address)],
+                }
                 for a in sorted(spec.alerts)
             ],
         )
     for old, new in steps.update:
-        if old.budget() != new.budget():  # amount, filters, what is counted
+        if old.budget() != new.budget() or old.planned:  # amount, filters, what is counted
             client.update_budget(AccountId=account, NewBudget=new.budget())
         _align_notifications(client, account, new.name, old.alerts, new.alerts)
     for spec in steps.delete:
         client.delete_budget(AccountId=account, BudgetName=spec.name)
 
 
-def _by_notification(alerts: frozenset[Alert]) -> dict[tuple[str, float], set[str]]:
-    found: dict[tuple[str, float], set[str]] = {}
+def _by_notification(
+    alerts: frozenset[Alert],
+) -> dict[tuple[str, float, str, str], set[tuple[str, str]]]:
+    found: dict[tuple[str, float, str, str], set[tuple[str, str]]] = {}
     for alert in alerts:
-        found.setdefault((alert.kind, alert.percent), set()).add(alert.address)
+        found.setdefault(alert.notification, set()).add((alert.channel, alert.address))
     return found
 
 
 def _align_notifications(
     client: Any, account: str, name: str, held: frozenset[Alert], wanted: frozenset[Alert]
 ) -> None:
-    """Notifications gone from the registry are deleted, new ones created; one kept whose
-    subscribers changed (a new owner, an address added by hand) gets the new subscriber
-    before the old one goes, so the owner's alert is never lost on the way."""
+    """Notifications gone from the registry (or changed by hand) are deleted, new ones
+    created. One kept whose subscribers changed (a new owner, an address added by hand) loses
+    the unwanted ones first but the last, gets the new one, then loses the last: it never
+    goes empty (AWS then deletes it) nor over its 10 subscribers."""
     before, after = _by_notification(held), _by_notification(wanted)
-    for kind, percent in sorted(before.keys() - after.keys()):
+    for key in sorted(before.keys() - after.keys()):
         client.delete_notification(
-            AccountId=account,
-            BudgetName=name,
-            Notification=_notification(Alert(kind, percent, "")),
+            AccountId=account, BudgetName=name, Notification=_notification(key)
         )
-    for (kind, percent), addresses in sorted(after.items()):
-        notification = _notification(Alert(kind, percent, ""))
-        if (kind, percent) not in before:
+    for key, subscribers in sorted(after.items()):
+        notification = _notification(key)
+        if key not in before:
             client.create_notification(
                 AccountId=account,
                 BudgetName=name,
                 Notification=notification,
-                Subscribers=[_subscriber(a) for a in sorted(addresses)],
+                Subscribers=[_subscriber(*s) for s in sorted(subscribers)],
             )
             continue
-        for address in sorted(addresses - before[(kind, percent)]):
-            client.create_subscriber(
+        extra = sorted(before[key] - subscribers)
+        missing = sorted(subscribers - before[key])
+        steps = [("delete", s) for s in extra[:-1]] + [("create", s) for s in missing]
+        steps += [("delete", s) for s in extra[-1:]]
+        for step, subscriber in steps:
+            call = client.create_subscriber if step == "create" else client.delete_subscriber
+            call(
                 AccountId=account,
                 BudgetName=name,
                 Notification=notification,
-                Subscriber=_subscriber(address),
-            )
-        for address in sorted(before[(kind, percent)] - addresses):
-            client.delete_subscriber(
-                AccountId=account,
-                BudgetName=name,
-                Notification=notification,
-                Subscriber=_subscriber(address),
+                Subscriber=_subscriber(*subscriber),
             )
