@@ -29,7 +29,14 @@ from moto.server import ThreadedMotoServer
 from autotag import registry_file
 from autotag.state import EXPIRES as STATE_EXPIRY
 from autotag.state import KEY as STATE_KEY
-from local import budgets_gaps, cloudtrail_lookup, cost_explorer, dynamodb_gaps, sagemaker_gaps
+from local import (
+    budgets_gaps,
+    cloudtrail_lookup,
+    cloudwatch_gaps,
+    cost_explorer,
+    dynamodb_gaps,
+    sagemaker_gaps,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -117,6 +124,7 @@ class Emulator:
         dynamodb_gaps.install()
         cost_explorer.install()
         budgets_gaps.install()
+        cloudwatch_gaps.install()
         cloudtrail_lookup.install()
         if self._mock is not None:
             self._mock.start()

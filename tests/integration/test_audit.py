@@ -196,9 +196,14 @@ def test_the_audit_reports_the_time_to_tag_and_the_hours_without_project(
         "count": 3.0,
         "average_seconds": pytest.approx(202.0),
         "max_seconds": 600.0,
+        "p50_seconds": 4.0,  # the distribution: 2, 4, 600
+        "p90_seconds": 600.0,
     }
     assert timing["by_trigger"]["sweep"]["count"] == 1.0
     assert timing["until_tagged_hours"] == pytest.approx(3.0)  # 1 h + 2 h without Project
     # e-bare and p-studio have no Project: seeded moments ago, so a sliver of an hour
     assert 0 <= timing["still_untagged_hours"] < 0.1
     assert timing["resource_hours_without_project"] == pytest.approx(3.0, abs=0.1)
+    assert cli.main(["audit"]) == 0  # the table says it in words
+    said = " ".join(capsys.readouterr().out.split())
+    assert "create: 3 writes, median 4 s, 90 % within 600 s, average 202 s, longest 600 s" in said

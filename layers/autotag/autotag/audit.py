@@ -139,7 +139,8 @@ class TimeToTag:
     `SecondsWithoutProject`, by trigger, over TIMING_DAYS), and the resource-hours spent
     without `Project`: until the tagger wrote it, plus those still without it today."""
 
-    by_trigger: dict[str, dict[str, float]]  # trigger -> count, average, max (seconds)
+    # trigger -> count, p50, p90, average, max (seconds; percentiles where CloudWatch has them)
+    by_trigger: dict[str, dict[str, float]]
     hours_until_tagged: float
     hours_still_untagged: float
 
@@ -156,8 +157,13 @@ class TimeToTag:
 
     def line(self) -> str:
         parts = [
-            f"{t}: {v['count']:.0f} writes, average {v['average_seconds']:.0f} s, "
-            f"longest {v['max_seconds']:.0f} s"
+            f"{t}: {v['count']:.0f} writes, "
+            + (
+                f"median {v['p50_seconds']:.0f} s, 90 % within {v['p90_seconds']:.0f} s, "
+                if "p50_seconds" in v and "p90_seconds" in v
+                else ""
+            )
+            + f"average {v['average_seconds']:.0f} s, longest {v['max_seconds']:.0f} s"
             for t, v in self.by_trigger.items()
         ] or ["no write in the metrics"]
         hours = self.hours_until_tagged + self.hours_still_untagged

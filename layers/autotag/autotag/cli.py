@@ -315,23 +315,31 @@ def _time_to_tag(report: Any) -> Any:
     from autotag.events import Trigger  # noqa: PLC0415
     from autotag.observability import NAMESPACE, SERVICE  # noqa: PLC0415
 
+    PERCENTILES = ("p50", "p90")  # noqa: N806
     now = datetime.now(UTC)
     client = boto3.client("cloudwatch", config=aws.CLIENT_CONFIG)
     period = audit.TIMING_DAYS * 86400
+    # One period, this minute's points included: a single datapoint, so percentiles need no
+    # merging across datapoints (which they cannot be).
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
-    def read(metric: str, trigger: str) -> dict[str, float]:
-        points = client.get_metric_statistics(
+    def ask(metric: str, trigger: str, **statistics: list[str]) -> list[Any]:
+        points: list[Any] = client.get_metric_statistics(
             Namespace=NAMESPACE,
             MetricName=metric,
             Dimensions=[
                 {"Name": "service", "Value": SERVICE},
                 {"Name": "trigger", "Value": trigger},
             ],
-            StartTime=now - timedelta(seconds=period),
-            EndTime=now + timedelta(minutes=1),  # this minute's points included
+            StartTime=end - timedelta(seconds=period),
+            EndTime=end,
             Period=period,
-            Statistics=["SampleCount", "Average", "Maximum", "Sum"],
+            **statistics,
         )["Datapoints"]
+        return points
+
+    def read(metric: str, trigger: str) -> dict[str, float]:
+        points = ask(metric, trigger, Statistics=["SampleCount", "Average", "Maximum", "Sum"])
         count = sum(float(p.get("SampleCount", 0)) for p in points)
         total = sum(float(p.get("Sum", 0)) for p in points)
         return {
@@ -352,6 +360,11 @@ def _time_to_tag(report: Any) -> Any:
                     "average_seconds": round(seen.get("Average", 0.0), 1),
                     "max_seconds": round(seen.get("Maximum", 0.0), 1),
                 }
+                # the distribution: CloudWatch's percentiles (Statistics and
+                # ExtendedStatistics cannot share one request)
+                for point in ask("SecondsToTag", trigger, ExtendedStatistics=list(PERCENTILES)):
+                    for name, value in point.get("ExtendedStatistics", {}).items():
+                        by_trigger[trigger][f"{name}_seconds"] = round(float(value), 1)
             until_tagged += read("SecondsWithoutProject", trigger).get("Sum", 0.0) / 3600
     except (ClientError, BotoCoreError):
         return None
