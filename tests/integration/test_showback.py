@@ -14,6 +14,7 @@ import boto3
 import botocore.endpoint
 import pytest
 
+from autotag import cli
 from autotag.costs import CostsError
 from autotag.local_context import LocalContext
 from autotag.showback import Ledger, ledger_key
@@ -238,3 +239,21 @@ def test_an_operator_may_send_a_named_month(
     assert alice.subject == "[autotag] Alpha-NLP: SageMaker spend in October 2026: $5,000.00"
     assert re.search(r"Training +\$5,000\.00 +by the usage type", alice.body)
     assert run(showback)["sent"] == 3  # November is another month: its messages go too
+
+
+def test_an_operator_previews_the_messages_without_sending_or_marking(
+    showback: ModuleType, emulator: Emulator, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del showback
+    capsys.readouterr()
+    args = ["showback", "--month", "2026-11", "--table", stack.registry_table]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("To: ") == 3
+    assert "Subject: [autotag] Alpha-NLP: SageMaker spend in November 2026: $1,200.00" in out
+    assert "3 messages for 2026-11, not sent" in out
+    assert emulator.notifications(stack) == []
+    assert sent_marks(emulator, stack) == []
+    this_month = datetime.now(UTC).strftime("%Y-%m")
+    assert cli.main(["showback", "--month", this_month, "--table", stack.registry_table]) == 2
+    assert "is not over" in capsys.readouterr().err

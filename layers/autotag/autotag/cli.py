@@ -457,6 +457,18 @@ def _money_commands(commands: Any) -> None:
     )
     _table_and_dry_run(activate, "show the status, change nothing", cmd_activate)
 
+    preview = commands.add_parser(
+        "showback",
+        help="print the monthly showback's messages for a month, send nothing",
+        description="What the showback function (ShowbackSchedule) would send each project "
+        "owner for the month: their projects' SageMaker spend by phase, their budget used and "
+        "the account's unallocated share. Reads Cost Explorer and the registry; writes and "
+        "sends nothing.",
+    )
+    preview.add_argument("--month", metavar="YYYY-MM", help="the month (default: last month)")
+    preview.add_argument("--table", help="the registry table (default: REGISTRY_TABLE)")
+    preview.set_defaults(run=cmd_showback)
+
     plans = commands.add_parser(
         "budgets", help="AWS Budgets per project, as the registry's `budget` entries say"
     )
@@ -634,6 +646,37 @@ def cmd_costs(args: argparse.Namespace) -> int:
         )
     fetched = datetime.fromtimestamp(found.fetched_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     out.print(f"fetched {fetched} (--refresh fetches again; each request costs $0.01)")
+    return 0
+
+
+def cmd_showback(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from autotag import costs, showback  # noqa: PLC0415
+    from autotag.registry import RegistryReader  # noqa: PLC0415
+
+    shown = showback.Preview()
+    runner = showback.Showback(
+        registry=RegistryReader(aws.dynamodb(), _registry_table(args.table)),
+        costs=aws.cost_explorer(),
+        ledger=shown,
+        notifier=shown,
+        count=_no_metrics,
+    )
+    try:
+        event = {"month": args.month} if args.month else {}
+        start, end = showback.read_month(event, datetime.now(UTC).date())
+        summary = runner.run(start, end)
+    except costs.CostsError as error:
+        raise CommandError(str(error)) from error
+    out = console()
+    for notice in shown.messages:
+        out.print(f"To: {notice.recipient}\nSubject: {notice.subject}\n\n{notice.body}")
+    if summary["failed"]:
+        raise CommandError(f"Cost Explorer did not answer for {len(summary['failed'])} owners")
+    nobody = summary["without_owner"]
+    tail = f"; projects without an owner: {', '.join(nobody)}" if nobody else ""
+    out.print(f"{len(shown.messages)} messages for {summary['month']}, not sent{tail}")
     return 0
 
 

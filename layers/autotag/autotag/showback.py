@@ -246,6 +246,28 @@ class Ledger:
             logger.exception("showback sent but not marked", extra={"ledger": key})
 
 
+class Preview:
+    """A ledger and a notifier for `autotag showback`: every owner is taken, nothing is
+    written, and the messages are kept to print."""
+
+    def __init__(self) -> None:
+        self.messages: list[Notice] = []
+
+    def take(self, key: str, seconds: float) -> dict[str, str] | str:
+        del key, seconds
+        return {"N": "0"}
+
+    def give_back(self, key: str, lease: dict[str, str]) -> None:
+        del key, lease
+
+    def mark_sent(self, key: str, message_id: str) -> None:
+        del key, message_id
+
+    def send(self, notice: Notice) -> str:
+        self.messages.append(notice)
+        return "preview"
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -253,8 +275,8 @@ class Ledger:
 class Showback:
     registry: RegistryReader
     costs: CostExplorer
-    ledger: Ledger
-    notifier: Notifier
+    ledger: Ledger | Preview
+    notifier: Notifier | Preview
     count: Counter
     permissions: ClassVar[tuple[str, ...]] = ("ce:GetCostAndUsage", "ce:ListCostAllocationTags")
     kept: Kept = field(default_factory=Kept)
