@@ -41,9 +41,7 @@ def showback() -> Showback:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     start, end = read_month(event, datetime.now(UTC).date())
-    runner = showback()
-    runner.kept.answers.clear()  # a run's answers, never the last month's run's
-    summary = runner.run(start, end, lambda: context.get_remaining_time_in_millis() / 1000)
+    summary = showback().run(start, end, lambda: context.get_remaining_time_in_millis() / 1000)
     logger.info("showback run", extra={"summary": summary})
     if summary["failed"] or summary["left"]:
         raise ShowbackIncompleteError(

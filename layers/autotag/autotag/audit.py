@@ -131,6 +131,7 @@ def audit(found: Iterable[Found], policy: Policy) -> Report:
 
 
 TIMING_DAYS: Final = 30  # the audit's look back at the time-to-tag metrics
+PERCENTILES: Final = ("p50", "p90")  # the time to tag's distribution, as CloudWatch names them
 
 
 @dataclass(frozen=True)

@@ -247,14 +247,10 @@ def _align_notifications(
             )
             continue
         extra = sorted(before[key] - subscribers)
-        missing = sorted(subscribers - before[key])
-        steps = [("delete", s) for s in extra[:-1]] + [("create", s) for s in missing]
-        steps += [("delete", s) for s in extra[-1:]]
-        for step, subscriber in steps:
-            call = client.create_subscriber if step == "create" else client.delete_subscriber
-            call(
-                AccountId=account,
-                BudgetName=name,
-                Notification=notification,
-                Subscriber=_subscriber(*subscriber),
-            )
+        ways = {"AccountId": account, "BudgetName": name, "Notification": notification}
+        for channel, address in extra[:-1]:
+            client.delete_subscriber(**ways, Subscriber=_subscriber(channel, address))
+        for channel, address in sorted(subscribers - before[key]):
+            client.create_subscriber(**ways, Subscriber=_subscriber(channel, address))
+        for channel, address in extra[-1:]:
+            client.delete_subscriber(**ways, Subscriber=_subscriber(channel, address))

@@ -315,7 +315,6 @@ def _time_to_tag(report: Any) -> Any:
     from autotag.events import Trigger  # noqa: PLC0415
     from autotag.observability import NAMESPACE, SERVICE  # noqa: PLC0415
 
-    PERCENTILES = ("p50", "p90")  # noqa: N806
     now = datetime.now(UTC)
     client = boto3.client("cloudwatch", config=aws.CLIENT_CONFIG)
     period = audit.TIMING_DAYS * 86400
@@ -362,7 +361,9 @@ def _time_to_tag(report: Any) -> Any:
                 }
                 # the distribution: CloudWatch's percentiles (Statistics and
                 # ExtendedStatistics cannot share one request)
-                for point in ask("SecondsToTag", trigger, ExtendedStatistics=list(PERCENTILES)):
+                for point in ask(
+                    "SecondsToTag", trigger, ExtendedStatistics=list(audit.PERCENTILES)
+                ):
                     for name, value in point.get("ExtendedStatistics", {}).items():
                         by_trigger[trigger][f"{name}_seconds"] = round(float(value), 1)
             until_tagged += read("SecondsWithoutProject", trigger).get("Sum", 0.0) / 3600

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
@@ -279,7 +279,6 @@ class Showback:
     notifier: Notifier | Preview
     count: Counter
     permissions: ClassVar[tuple[str, ...]] = ("ce:GetCostAndUsage", "ce:ListCostAllocationTags")
-    kept: Kept = field(default_factory=Kept)
 
     def run(
         self, start: date, end: date, time_left: Callable[[], float] = lambda: 900.0
@@ -296,6 +295,7 @@ class Showback:
                 f"the {PROJECT_KEY} tag key is {status} for cost allocation: every figure would "
                 "read as unallocated; run `autotag activate` in the management account"
             )
+        kept = Kept()  # the run's answers: the account's spend is asked once, not per owner
         config = self.registry.config()
         names = config.policy.projects or ()
         entries = {name: self.registry.project(name) for name in names}
@@ -323,7 +323,8 @@ class Showback:
             if time_left() < 60:
                 summary["left"] += len(by_owner) - position
                 break
-            outcome = self._one(owner, projects, start, end, time_left() + LEASE_MARGIN_SECONDS)
+            hold = time_left() + LEASE_MARGIN_SECONDS
+            outcome = self._one(owner, projects, Question(start, end, By.PHASE, METRIC), hold, kept)
             if outcome == "failed":
                 summary["failed"].append(ledger_key(start, owner))
             elif outcome == BUSY:
@@ -336,9 +337,15 @@ class Showback:
         return summary
 
     def _one(
-        self, owner: str, projects: list[ProjectEntry], start: date, end: date, hold: float
+        self,
+        owner: str,
+        projects: list[ProjectEntry],
+        asked: Question,
+        hold: float,
+        kept: Kept,
     ) -> str:
-        key = ledger_key(start, owner)
+        """One owner's message: `asked` is the question put for each of their projects."""
+        key = ledger_key(asked.start, owner)
         try:
             lease = self.ledger.take(key, hold)
         except (ClientError, BotoCoreError):
@@ -347,7 +354,10 @@ class Showback:
         if isinstance(lease, str):
             return lease  # SENT, or BUSY: another run is sending it now
         try:
-            sections = [Section(p, self._report(p.name, start, end)) for p in projects]
+            sections = [
+                Section(p, answer(self.costs, replace(asked, project=p.name), kept))
+                for p in projects
+            ]
             message_id = self.notifier.send(compose(owner, sections))
         except (ClientError, BotoCoreError, CostsError):
             # A Publish that timed out may have gone: the retry may send it again (at least
@@ -361,10 +371,6 @@ class Showback:
         self.ledger.mark_sent(key, message_id)
         logger.info("showback sent", extra={"ledger": key, "projects": [p.name for p in projects]})
         return "sent"
-
-    def _report(self, project: str, start: date, end: date) -> Report:
-        question = Question(start, end, By.PHASE, METRIC, project)
-        return answer(self.costs, question, self.kept)
 
 
 def read_month(event: Mapping[str, Any], today: date) -> tuple[date, date]:
